@@ -1,0 +1,1 @@
+//! http01 (under construction)
