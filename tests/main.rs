@@ -1,0 +1,5 @@
+//! End-to-end tests: real pebble, real PowerDNS, real DNS clients, the real `certkeeper` binary.
+//!
+//! `scripts/peers.sh start` brings the peers up on loopback; `.ci/run` does that first.
+
+mod support;
