@@ -6,7 +6,9 @@
 pub mod acme;
 pub mod admin;
 pub mod challenge;
+pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod dns;
 pub mod http01;
 pub mod plugin;

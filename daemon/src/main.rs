@@ -1,1 +1,60 @@
-fn main() {}
+//! The `certkeeper` binary: the daemon and its CLI.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use certkeeper::cli::{Cli, Command};
+use certkeeper::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime can be built");
+    let result = runtime.block_on(dispatch(&cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("certkeeper: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run => {
+            init_logging();
+            let config = cli
+                .config
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!("run needs --config FILE"))?;
+            certkeeper::daemon::run(config).await
+        }
+        Command::CheckConfig => {
+            let config = cli
+                .config
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!("check-config needs --config FILE"))?;
+            Config::load(config)?;
+            println!("{}: ok", config.display());
+            Ok(())
+        }
+        _ => cli.run_client().await,
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` filters them and `CERTKEEPER_LOG_FORMAT=json` makes them JSON.
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    if std::env::var("CERTKEEPER_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -23,25 +23,37 @@ impl Board {
 
     /// Serve `key_authorization` at `/.well-known/acme-challenge/<token>`.
     pub fn add_http(&self, token: &str, key_authorization: &str) {
-        let mut http = self.http.write().expect("board lock poisoned only by a panic");
+        let mut http = self
+            .http
+            .write()
+            .expect("board lock poisoned only by a panic");
         http.insert(token.to_owned(), key_authorization.to_owned());
     }
 
     /// Stop serving `token`.
     pub fn remove_http(&self, token: &str) {
-        let mut http = self.http.write().expect("board lock poisoned only by a panic");
+        let mut http = self
+            .http
+            .write()
+            .expect("board lock poisoned only by a panic");
         http.remove(token);
     }
 
     /// The key authorization for `token`, if one is posted.
     pub fn http(&self, token: &str) -> Option<String> {
-        let http = self.http.read().expect("board lock poisoned only by a panic");
+        let http = self
+            .http
+            .read()
+            .expect("board lock poisoned only by a panic");
         http.get(token).cloned()
     }
 
     /// Add one TXT `value` at `name`; values already there stay (wildcard and apex share a name).
     pub fn add_txt(&self, name: &str, value: &str) {
-        let mut txt = self.txt.write().expect("board lock poisoned only by a panic");
+        let mut txt = self
+            .txt
+            .write()
+            .expect("board lock poisoned only by a panic");
         let values = txt.entry(canonical_name(name)).or_default();
         if !values.iter().any(|v| v == value) {
             values.push(value.to_owned());
@@ -50,7 +62,10 @@ impl Board {
 
     /// Remove exactly this TXT `value` at `name`; other values at the same name stay.
     pub fn remove_txt(&self, name: &str, value: &str) {
-        let mut txt = self.txt.write().expect("board lock poisoned only by a panic");
+        let mut txt = self
+            .txt
+            .write()
+            .expect("board lock poisoned only by a panic");
         let key = canonical_name(name);
         if let Some(values) = txt.get_mut(&key) {
             values.retain(|v| v != value);
@@ -62,7 +77,10 @@ impl Board {
 
     /// The TXT values posted at `name` (any case, with or without the trailing dot).
     pub fn txt(&self, name: &str) -> Vec<String> {
-        let txt = self.txt.read().expect("board lock poisoned only by a panic");
+        let txt = self
+            .txt
+            .read()
+            .expect("board lock poisoned only by a panic");
         txt.get(&canonical_name(name)).cloned().unwrap_or_default()
     }
 
@@ -71,8 +89,12 @@ impl Board {
     pub fn name_exists(&self, name: &str) -> bool {
         let key = canonical_name(name);
         let suffix = format!(".{key}");
-        let txt = self.txt.read().expect("board lock poisoned only by a panic");
-        txt.keys().any(|owner| *owner == key || owner.ends_with(&suffix))
+        let txt = self
+            .txt
+            .read()
+            .expect("board lock poisoned only by a panic");
+        txt.keys()
+            .any(|owner| *owner == key || owner.ends_with(&suffix))
     }
 }
 

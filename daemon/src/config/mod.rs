@@ -1,1 +1,156 @@
-//! config (under construction)
+//! The declarative TOML configuration.
+//!
+//! Everything the daemon does unattended comes from one file: listeners, the store, the plugin
+//! directory, the CAs, accounts, DNS provider instances and the certificates wanted. Loading is
+//! strict — an unknown key, a wrong type, a dangling reference or a malformed domain stops the
+//! daemon with an error that names the file, the line and the key — because a typo that is
+//! silently ignored in a certificate manager shows up months later as an expired certificate.
+
+mod error;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use error::ConfigError;
+
+use crate::dns::{DnsServerConfig, PropagationConfig};
+use crate::plugin::ProviderConfig;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Path of the redb store file.
+    #[serde(default = "default_store")]
+    pub store: PathBuf,
+    /// Path of the admin Unix socket the CLI talks to.
+    #[serde(default = "default_admin_socket")]
+    pub admin_socket: PathBuf,
+    /// Directory the WASM plugins are loaded from.
+    #[serde(default = "default_plugin_dir")]
+    pub plugin_dir: PathBuf,
+    /// The HTTP-01 listener; off when the section is absent.
+    pub http01: Option<Http01Config>,
+    /// The built-in authoritative DNS server; off when the section is absent.
+    pub dns_server: Option<DnsServerConfig>,
+    /// How DNS-01 records are checked before the CA is asked to validate.
+    #[serde(default)]
+    pub propagation: PropagationConfig,
+    /// ACME CAs by name.
+    #[serde(default, rename = "ca")]
+    pub cas: Vec<CaConfig>,
+    /// Accounts the daemon makes sure exist.
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<AccountConfig>,
+    /// DNS provider instances served by plugins.
+    #[serde(default, rename = "dns_provider")]
+    pub dns_providers: Vec<ProviderConfig>,
+    /// Certificates the daemon keeps issued.
+    #[serde(default, rename = "certificate")]
+    pub certificates: Vec<CertificateConfig>,
+}
+
+/// The HTTP-01 listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http01Config {
+    /// Addresses to listen on; port 80 on every IPv4 address by default.
+    #[serde(default = "default_http01_listen")]
+    pub listen: Vec<SocketAddr>,
+}
+
+/// An ACME CA endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaConfig {
+    /// Name other sections refer to.
+    pub name: Spanned<String>,
+    /// ACME directory URL (RFC 8555 §7.1.1).
+    pub directory: Spanned<String>,
+    /// A PEM file with the root that the CA's *TLS* certificate chains to, for test CAs such as
+    /// pebble. Only this root is then trusted for this CA; nothing skips verification.
+    pub tls_root: Option<PathBuf>,
+}
+
+/// An ACME account, registered on start when the store has none by that name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Name certificates refer to.
+    pub name: Spanned<String>,
+    /// Name of the CA in a `[[ca]]` section.
+    pub ca: Spanned<String>,
+    /// Contact email.
+    pub email: Spanned<String>,
+    /// Agree to the CA's terms of service; registration fails without it.
+    #[serde(default)]
+    pub agree_tos: bool,
+}
+
+/// A certificate the daemon keeps issued.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateConfig {
+    /// Name of the certificate in the store and the CLI.
+    pub name: Spanned<String>,
+    /// DNS names; the first one is the subject's common name.
+    pub names: Spanned<Vec<String>>,
+    /// Name of the account in an `[[account]]` section.
+    pub account: Spanned<String>,
+    /// Key type of the certificate's private key.
+    #[serde(default)]
+    pub key_type: crate::acme::KeyType,
+    /// How the CA validates the names.
+    pub challenge: crate::acme::ChallengeKind,
+    /// For dns-01: `builtin`, `manual` or a `[[dns_provider]]` name.
+    pub dns: Option<Spanned<String>>,
+}
+
+impl Config {
+    /// Read, parse and check `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parse and check `text`, reporting errors against `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
+        validate::check(&config).map_err(|e| e.locate(path, text))?;
+        Ok(config)
+    }
+
+    /// The CA section called `name`.
+    pub fn ca(&self, name: &str) -> Option<&CaConfig> {
+        self.cas.iter().find(|ca| ca.name.get_ref() == name)
+    }
+
+    /// The account section called `name`.
+    pub fn account(&self, name: &str) -> Option<&AccountConfig> {
+        self.accounts.iter().find(|a| a.name.get_ref() == name)
+    }
+}
+
+fn default_store() -> PathBuf {
+    PathBuf::from("/var/lib/certkeeper/certkeeper.redb")
+}
+
+fn default_admin_socket() -> PathBuf {
+    PathBuf::from("/run/certkeeper/admin.sock")
+}
+
+fn default_plugin_dir() -> PathBuf {
+    PathBuf::from("/usr/lib/certkeeper/plugins")
+}
+
+fn default_http01_listen() -> Vec<SocketAddr> {
+    vec![SocketAddr::from(([0, 0, 0, 0], 80))]
+}

@@ -1,1 +1,229 @@
-//! store (under construction)
+//! The embedded store: one redb file holding accounts (with their keys), CSRs, orders,
+//! challenge records and certificates.
+//!
+//! Every record is one JSON value under its id in its own table, and every change is one redb
+//! transaction, so a crash at any point leaves either the old or the new record — never half of
+//! one. The file is created owner-only because it holds private keys. The schema carries a
+//! version; a file written by a newer schema is refused rather than misread.
+
+mod records;
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use records::{
+    AccountRecord, CertificateRecord, ChallengeRecord, ChallengeStatus, CsrRecord, OrderRecord,
+    OrderStatus, new_id, now,
+};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const META: TableDefinition<'static, &str, u64> = TableDefinition::new("meta");
+
+/// A kind of record kept in its own table.
+pub trait Record: Serialize + DeserializeOwned {
+    /// The record's table.
+    const TABLE: TableDefinition<'static, &'static str, &'static [u8]>;
+    /// What the record is called in errors.
+    const KIND: &'static str;
+    /// The record's key.
+    fn id(&self) -> &str;
+}
+
+/// Failures of the store; each names the file or the record.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file could not be opened or created.
+    #[error("store {}: {message}", path.display())]
+    Open {
+        /// The store file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A read or write failed.
+    #[error("store: {0}")]
+    Io(String),
+    /// A record is not valid JSON for its kind.
+    #[error("store: {kind} {id} is unreadable: {message}")]
+    Corrupt {
+        /// Record kind.
+        kind: &'static str,
+        /// Record id.
+        id: String,
+        /// Why.
+        message: String,
+    },
+    /// No record with that id.
+    #[error("no {kind} with id {id}")]
+    NotFound {
+        /// Record kind.
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+}
+
+macro_rules! io_err {
+    ($($t:ty),*) => { $(impl From<$t> for StoreError {
+        fn from(e: $t) -> Self { StoreError::Io(e.to_string()) }
+    })* };
+}
+io_err!(
+    redb::Error,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// The open store.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Open `path`, creating it (owner-only) with the current schema when absent.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |message: String| StoreError::Open {
+            path: path.to_owned(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        }
+        let db = Database::create(path).map_err(|e| open_err(e.to_string()))?;
+        restrict_mode(path).map_err(|e| open_err(e.to_string()))?;
+        let store = Self { db };
+        store.check_schema().map_err(|e| open_err(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// Insert or replace `record`.
+    pub fn put<T: Record>(&self, record: &T) -> Result<(), StoreError> {
+        let bytes =
+            serde_json::to_vec(record).expect("records serialize: no maps with non-string keys");
+        let txn = self.db.begin_write()?;
+        txn.open_table(T::TABLE)?
+            .insert(record.id(), bytes.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The record with `id`, if any.
+    pub fn get<T: Record>(&self, id: &str) -> Result<Option<T>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(T::TABLE) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(value) = table.get(id)? else {
+            return Ok(None);
+        };
+        decode::<T>(id, value.value()).map(Some)
+    }
+
+    /// The record with `id`, or a not-found error naming it.
+    pub fn require<T: Record>(&self, id: &str) -> Result<T, StoreError> {
+        self.get(id)?.ok_or_else(|| StoreError::NotFound {
+            kind: T::KIND,
+            id: id.to_owned(),
+        })
+    }
+
+    /// Every record of a kind, in id order.
+    pub fn list<T: Record>(&self) -> Result<Vec<T>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(T::TABLE) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            out.push(decode::<T>(key.value(), value.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Remove the record with `id`; true when one was there.
+    pub fn delete<T: Record>(&self, id: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let existed = txn.open_table(T::TABLE)?.remove(id)?.is_some();
+        txn.commit()?;
+        Ok(existed)
+    }
+
+    /// Read, change and write back one record in a single transaction.
+    pub fn update<T: Record>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut T),
+    ) -> Result<T, StoreError> {
+        let txn = self.db.begin_write()?;
+        let record = {
+            let mut table = txn.open_table(T::TABLE)?;
+            let current = table
+                .get(id)?
+                .map(|v| decode::<T>(id, v.value()))
+                .transpose()?;
+            let mut record = current.ok_or_else(|| StoreError::NotFound {
+                kind: T::KIND,
+                id: id.to_owned(),
+            })?;
+            change(&mut record);
+            let bytes = serde_json::to_vec(&record).expect("records serialize");
+            table.insert(id, bytes.as_slice())?;
+            record
+        };
+        txn.commit()?;
+        Ok(record)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let version = meta.get("schema_version")?.map(|v| v.value());
+            match version {
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
+                Some(v) if v > SCHEMA_VERSION => {
+                    return Err(StoreError::Io(format!(
+                        "schema version {v} is newer than this build's {SCHEMA_VERSION}; \
+                         upgrade certkeeper"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn decode<T: Record>(id: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        kind: T::KIND,
+        id: id.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Keep the file owner-only: it holds private keys. redb creates it under the process umask;
+/// nothing secret is written before this runs.
+fn restrict_mode(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(test)]
+mod tests;

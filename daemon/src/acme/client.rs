@@ -1,0 +1,119 @@
+//! Talking to one CA: building the HTTP client (with a test CA's TLS root when configured),
+//! registering accounts and restoring them from the store.
+
+use std::path::PathBuf;
+
+use instant_acme::{Account, AccountCredentials, NewAccount};
+
+use crate::store::{AccountRecord, new_id, now};
+
+/// A CA endpoint as the engine needs it.
+#[derive(Debug, Clone)]
+pub struct CaEndpoint {
+    /// Operator's name for it.
+    pub name: String,
+    /// ACME directory URL.
+    pub directory: String,
+    /// Root for the CA's TLS certificate, when it is not publicly trusted.
+    pub tls_root: Option<PathBuf>,
+}
+
+/// A failure talking to a CA; the CA's problem document is passed through intact.
+#[derive(Debug, thiserror::Error)]
+pub enum AcmeError {
+    /// The CA answered with an error or could not be reached.
+    #[error("CA {ca} ({directory}): {source}")]
+    Ca {
+        /// CA name.
+        ca: String,
+        /// Directory URL.
+        directory: String,
+        /// What instant-acme reported.
+        source: Box<instant_acme::Error>,
+    },
+    /// The TLS root file could not be used.
+    #[error("CA {ca}: tls_root {}: {message}", path.display())]
+    TlsRoot {
+        /// CA name.
+        ca: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// Stored credentials are unreadable.
+    #[error("account {account}: stored credentials are unreadable: {message}")]
+    Credentials {
+        /// Account name.
+        account: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl CaEndpoint {
+    fn builder(&self) -> Result<instant_acme::AccountBuilder, AcmeError> {
+        match &self.tls_root {
+            Some(path) => Account::builder_with_root(path).map_err(|e| AcmeError::TlsRoot {
+                ca: self.name.clone(),
+                path: path.clone(),
+                message: e.to_string(),
+            }),
+            None => Account::builder().map_err(|e| self.ca_error(e)),
+        }
+    }
+
+    pub(crate) fn ca_error(&self, source: instant_acme::Error) -> AcmeError {
+        AcmeError::Ca {
+            ca: self.name.clone(),
+            directory: self.directory.clone(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Register a new account with a key generated here (RFC 8555 §7.3).
+    pub async fn register(
+        &self,
+        name: &str,
+        email: &str,
+        agree_tos: bool,
+    ) -> Result<(AccountRecord, Account), AcmeError> {
+        let contact = format!("mailto:{email}");
+        let new = NewAccount {
+            contact: &[&contact],
+            terms_of_service_agreed: agree_tos,
+            only_return_existing: false,
+        };
+        let builder = self.builder()?;
+        let (account, credentials) = builder
+            .create(&new, self.directory.clone(), None)
+            .await
+            .map_err(|e| self.ca_error(e))?;
+        let record = AccountRecord {
+            id: new_id(),
+            name: name.to_owned(),
+            ca: self.name.clone(),
+            directory_url: self.directory.clone(),
+            email: email.to_owned(),
+            status: "valid".to_owned(),
+            account_url: account.id().to_owned(),
+            credentials: serde_json::to_value(&credentials).expect("credentials serialize"),
+            created_at: now(),
+        };
+        Ok((record, account))
+    }
+
+    /// Rebuild a stored account without contacting the CA beyond its directory.
+    pub async fn restore(&self, record: &AccountRecord) -> Result<Account, AcmeError> {
+        let credentials: AccountCredentials = serde_json::from_value(record.credentials.clone())
+            .map_err(|e| AcmeError::Credentials {
+                account: record.name.clone(),
+                message: e.to_string(),
+            })?;
+        let builder = self.builder()?;
+        builder
+            .from_credentials(credentials)
+            .await
+            .map_err(|e| self.ca_error(e))
+    }
+}

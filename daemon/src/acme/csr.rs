@@ -1,0 +1,151 @@
+//! Certificate signing requests: made here with a fresh key, or imported and checked.
+
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
+use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509CertificationRequest};
+
+use super::KeyType;
+use crate::store::{CsrRecord, new_id, now};
+
+/// A CSR that cannot be made or used.
+#[derive(Debug, thiserror::Error)]
+pub enum CsrError {
+    /// Key generation or signing failed.
+    #[error("cannot make a CSR for {names:?}: {message}")]
+    Generate {
+        /// The names asked for.
+        names: Vec<String>,
+        /// Why.
+        message: String,
+    },
+    /// The input is not a PEM or DER CSR.
+    #[error("not a certificate signing request: {0}")]
+    Malformed(String),
+    /// The CSR's signature does not verify with its own public key.
+    #[error("the CSR's signature does not verify: it was altered or signed with another key")]
+    BadSignature,
+    /// The CSR holds no DNS names.
+    #[error("the CSR names no DNS names (subjectAltName or CN)")]
+    NoNames,
+}
+
+/// Make a new key of `key_type` and a CSR for `names` (first name is the CN; no EKU, which
+/// some CAs refuse).
+pub fn generate(names: &[String], key_type: KeyType) -> Result<CsrRecord, CsrError> {
+    let fail = |e: rcgen::Error| CsrError::Generate {
+        names: names.to_vec(),
+        message: e.to_string(),
+    };
+    let key = KeyPair::generate_for(key_type.algorithm()).map_err(fail)?;
+    let mut params = CertificateParams::new(names.to_vec()).map_err(fail)?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, names[0].clone());
+    params.distinguished_name = dn;
+    let csr = params.serialize_request(&key).map_err(fail)?;
+    Ok(CsrRecord {
+        id: new_id(),
+        names: names.iter().map(|n| n.to_ascii_lowercase()).collect(),
+        key_type: key_type.as_str().to_owned(),
+        pem: csr.pem().map_err(fail)?,
+        private_key_pem: Some(key.serialize_pem()),
+        created_at: now(),
+    })
+}
+
+/// Check an operator's CSR (PEM or DER): it must parse, its signature must verify, and it must
+/// name at least one DNS name.
+pub fn import(input: &[u8]) -> Result<CsrRecord, CsrError> {
+    let der = to_der(input)?;
+    let (_, csr) = X509CertificationRequest::from_der(&der)
+        .map_err(|e| CsrError::Malformed(format!("DER does not parse: {e}")))?;
+    csr.verify_signature().map_err(|_| CsrError::BadSignature)?;
+    let names = csr_names(&csr);
+    if names.is_empty() {
+        return Err(CsrError::NoNames);
+    }
+    Ok(CsrRecord {
+        id: new_id(),
+        names,
+        key_type: "imported".to_owned(),
+        pem: pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", der)),
+        private_key_pem: None,
+        created_at: now(),
+    })
+}
+
+/// The DER bytes of a stored CSR.
+pub fn der_of(record: &CsrRecord) -> Result<Vec<u8>, CsrError> {
+    to_der(record.pem.as_bytes())
+}
+
+fn to_der(input: &[u8]) -> Result<Vec<u8>, CsrError> {
+    if !input.starts_with(b"-----") && !input.trim_ascii_start().starts_with(b"-----") {
+        return Ok(input.to_vec());
+    }
+    let block = pem::parse(input).map_err(|e| CsrError::Malformed(format!("bad PEM: {e}")))?;
+    match block.tag() {
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => Ok(block.into_contents()),
+        other => Err(CsrError::Malformed(format!(
+            "PEM block is \"{other}\", not a CERTIFICATE REQUEST"
+        ))),
+    }
+}
+
+fn csr_names(csr: &X509CertificationRequest<'_>) -> Vec<String> {
+    let mut names = Vec::new();
+    for ext in csr.requested_extensions().into_iter().flatten() {
+        if let ParsedExtension::SubjectAlternativeName(san) = ext {
+            for name in &san.general_names {
+                if let GeneralName::DNSName(dns) = name {
+                    names.push(dns.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    if names.is_empty() {
+        let cns = csr.certification_request_info.subject.iter_common_name();
+        names.extend(
+            cns.filter_map(|cn| cn.as_str().ok())
+                .map(str::to_ascii_lowercase),
+        );
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_csr_imports_with_the_same_names() {
+        let names = vec!["a.example.test".to_owned(), "*.a.example.test".to_owned()];
+        let made = generate(&names, KeyType::EcdsaP384).unwrap();
+        let back = import(made.pem.as_bytes()).unwrap();
+        assert_eq!(back.names, names);
+        assert!(made.private_key_pem.unwrap().contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn garbage_is_not_a_csr() {
+        let err = import(b"hello, I am not a CSR").unwrap_err();
+        assert!(matches!(err, CsrError::Malformed(_)), "{err}");
+    }
+
+    #[test]
+    fn a_certificate_pem_is_not_a_csr() {
+        let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let err = import(pem.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("not a CERTIFICATE REQUEST"), "{err}");
+    }
+
+    #[test]
+    fn a_tampered_csr_fails_its_signature_check() {
+        let made = generate(&["a.example.test".to_owned()], KeyType::EcdsaP256).unwrap();
+        let mut der = der_of(&made).unwrap();
+        let at = der
+            .windows(14)
+            .position(|w| w == b"a.example.test")
+            .unwrap();
+        der[at] = b'b';
+        assert!(matches!(import(&der).unwrap_err(), CsrError::BadSignature));
+    }
+}

@@ -1,0 +1,700 @@
+//! The order engine: every operation the admin API offers on accounts, CSRs and orders, and
+//! the background drivers that take orders to a certificate.
+//!
+//! Each state change is written to the store before the next network step, so a restart picks
+//! every unfinished order up where it stood (`resume`): a challenge record is stored before it is
+//! presented, which is what lets cleanup find it after a crash.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use instant_acme::{Account, Identifier, NewOrder, OrderStatus as AcmeStatus, RetryPolicy};
+use serde::{Deserialize, Serialize};
+use tracing::{Instrument, info, info_span, warn};
+
+use super::client::{AcmeError, CaEndpoint};
+use super::csr::{self, CsrError};
+use super::names::{NameError, challenge_record_name, validate_domain, validate_email};
+use super::{ChallengeKind, DnsMethod, KeyType};
+use crate::challenge::{Board, canonical_name};
+use crate::dns::PropagationChecker;
+use crate::plugin::PluginHost;
+use crate::store::{
+    AccountRecord, CertificateRecord, ChallengeRecord, CsrRecord, OrderRecord, OrderStatus, Store,
+    StoreError, new_id, now,
+};
+
+/// What an operator (or the config) asks for when placing an order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewOrderRequest {
+    /// Account id or name.
+    pub account: String,
+    /// DNS names.
+    pub names: Vec<String>,
+    /// Validation method.
+    pub challenge: ChallengeKind,
+    /// For dns-01: `builtin`, `manual` or a provider name.
+    pub dns: Option<String>,
+    /// Finalize with this stored CSR instead of a new one.
+    pub csr_id: Option<String>,
+    /// Key type for a new CSR.
+    #[serde(default)]
+    pub key_type: KeyType,
+    /// Finalize and download as soon as the order is ready.
+    #[serde(default)]
+    pub auto_finalize: bool,
+    /// The config certificate this order is for.
+    pub certificate_name: Option<String>,
+}
+
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The CA failed or refused.
+    #[error(transparent)]
+    Acme(#[from] AcmeError),
+    /// A name or email is malformed.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// A CSR is unusable.
+    #[error(transparent)]
+    Csr(#[from] CsrError),
+    /// The request is inconsistent; nothing was sent or stored.
+    #[error("{0}")]
+    Invalid(String),
+    /// Nothing has that id or name.
+    #[error("no {kind} called {key}")]
+    NotFound {
+        /// Kind of thing.
+        kind: &'static str,
+        /// The id or name asked for.
+        key: String,
+    },
+    /// The object is not in a state that allows the operation.
+    #[error("{0}")]
+    State(String),
+    /// Validation did not succeed.
+    #[error("{0}")]
+    Validation(String),
+}
+
+/// The engine shared by the admin API and the drivers.
+pub struct Engine {
+    pub(super) store: Arc<Store>,
+    pub(super) board: Arc<Board>,
+    pub(super) plugins: Arc<PluginHost>,
+    pub(super) propagation: Arc<PropagationChecker>,
+    pub(super) builtin_zones: Vec<String>,
+    pub(super) dns_ttl: u32,
+    cas: Vec<CaEndpoint>,
+    accounts: tokio::sync::Mutex<HashMap<String, Account>>,
+    driving: Mutex<HashSet<String>>,
+}
+
+impl Engine {
+    /// Assemble the engine from its parts.
+    pub fn new(
+        store: Arc<Store>,
+        board: Arc<Board>,
+        plugins: Arc<PluginHost>,
+        propagation: Arc<PropagationChecker>,
+        cas: Vec<CaEndpoint>,
+        builtin_zones: Vec<String>,
+    ) -> Self {
+        let builtin_zones = builtin_zones.iter().map(|z| canonical_name(z)).collect();
+        Self {
+            store,
+            board,
+            plugins,
+            propagation,
+            builtin_zones,
+            dns_ttl: 60,
+            cas,
+            accounts: tokio::sync::Mutex::new(HashMap::new()),
+            driving: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The store, for read-only listings.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The configured CA called `name`.
+    pub fn ca(&self, name: &str) -> Result<&CaEndpoint, EngineError> {
+        self.cas.iter().find(|ca| ca.name == name).ok_or_else(|| {
+            let known: Vec<&str> = self.cas.iter().map(|c| c.name.as_str()).collect();
+            EngineError::Invalid(format!("no CA called \"{name}\" (configured: {known:?})"))
+        })
+    }
+
+    // ---- accounts ----
+
+    /// Register an account with a key generated here and store it.
+    pub async fn register_account(
+        &self,
+        name: &str,
+        ca: &str,
+        email: &str,
+        agree_tos: bool,
+    ) -> Result<AccountRecord, EngineError> {
+        validate_email(email)?;
+        let ca = self.ca(ca)?.clone();
+        if self.find_account(name).is_ok() {
+            return Err(EngineError::Invalid(format!(
+                "an account called \"{name}\" exists"
+            )));
+        }
+        if !agree_tos {
+            let msg = format!(
+                "CA {} requires agreeing to its terms of service: pass --agree-tos",
+                ca.name
+            );
+            return Err(EngineError::Invalid(msg));
+        }
+        let (record, account) = ca.register(name, email, agree_tos).await?;
+        self.store.put(&record)?;
+        self.accounts
+            .lock()
+            .await
+            .insert(record.id.clone(), account);
+        info!(account = %record.name, ca = %record.ca, "account registered");
+        Ok(record)
+    }
+
+    /// The account with this id or name.
+    pub fn find_account(&self, key: &str) -> Result<AccountRecord, EngineError> {
+        let accounts = self.store.list::<AccountRecord>()?;
+        accounts
+            .into_iter()
+            .find(|a| a.id == key || a.name == key)
+            .ok_or_else(|| EngineError::NotFound {
+                kind: "account",
+                key: key.to_owned(),
+            })
+    }
+
+    /// Delete an account: its orders are hidden, its certificates stay.
+    pub async fn delete_account(&self, key: &str) -> Result<AccountRecord, EngineError> {
+        let account = self.find_account(key)?;
+        for order in self.store.list::<OrderRecord>()? {
+            if order.account_id == account.id {
+                self.store
+                    .update::<OrderRecord>(&order.id, |o| o.hidden = true)?;
+            }
+        }
+        self.store.delete::<AccountRecord>(&account.id)?;
+        self.accounts.lock().await.remove(&account.id);
+        info!(account = %account.name, "account deleted; its certificates stay");
+        Ok(account)
+    }
+
+    pub(super) async fn account_handle(&self, account_id: &str) -> Result<Account, EngineError> {
+        let mut cache = self.accounts.lock().await;
+        if let Some(account) = cache.get(account_id) {
+            return Ok(account.clone());
+        }
+        let record = self
+            .store
+            .get::<AccountRecord>(account_id)?
+            .ok_or_else(|| {
+                EngineError::State(format!(
+                    "account {account_id} was deleted; its orders cannot go on"
+                ))
+            })?;
+        let endpoint = self.endpoint_for(&record);
+        let account = endpoint.restore(&record).await?;
+        cache.insert(account_id.to_owned(), account.clone());
+        Ok(account)
+    }
+
+    pub(super) fn endpoint_for(&self, record: &AccountRecord) -> CaEndpoint {
+        let configured = self.cas.iter().find(|c| c.name == record.ca);
+        configured.cloned().unwrap_or_else(|| CaEndpoint {
+            name: record.ca.clone(),
+            directory: record.directory_url.clone(),
+            tls_root: None,
+        })
+    }
+
+    // ---- CSRs ----
+
+    /// Make a key and CSR for `names`.
+    pub fn create_csr(
+        &self,
+        names: &[String],
+        key_type: KeyType,
+    ) -> Result<CsrRecord, EngineError> {
+        let names = normalize_names(names)?;
+        let record = csr::generate(&names, key_type)?;
+        self.store.put(&record)?;
+        Ok(record)
+    }
+
+    /// Check and store an operator's CSR.
+    pub fn import_csr(&self, pem: &[u8]) -> Result<CsrRecord, EngineError> {
+        let record = csr::import(pem)?;
+        normalize_names(&record.names)?;
+        self.store.put(&record)?;
+        Ok(record)
+    }
+
+    // ---- orders ----
+
+    /// Place an order at the CA and start validating it in the background.
+    pub async fn create_order(
+        self: &Arc<Self>,
+        req: NewOrderRequest,
+    ) -> Result<OrderRecord, EngineError> {
+        let names = normalize_names(&req.names)?;
+        self.check_method(&req, &names)?;
+        let account = self.find_account(&req.account)?;
+        let csr = self.csr_for(&req, &names)?;
+
+        let handle = self.account_handle(&account.id).await?;
+        let identifiers: Vec<Identifier> = names.iter().cloned().map(Identifier::Dns).collect();
+        let endpoint = self.endpoint_for(&account);
+        let order = handle
+            .new_order(&NewOrder::new(&identifiers))
+            .await
+            .map_err(|e| endpoint.ca_error(e))?;
+
+        self.store.put(&csr)?;
+        let record = OrderRecord {
+            id: new_id(),
+            account_id: account.id,
+            url: order.url().to_owned(),
+            names,
+            status: OrderStatus::Pending,
+            challenge: req.challenge.as_str().to_owned(),
+            dns: req.dns.clone(),
+            csr_id: csr.id,
+            certificate_name: req.certificate_name.clone(),
+            auto_finalize: req.auto_finalize,
+            certificate_id: None,
+            error: None,
+            hidden: false,
+            created_at: now(),
+            updated_at: now(),
+        };
+        self.store.put(&record)?;
+        info!(order = %record.id, names = ?record.names, "order placed");
+        self.spawn_driver(record.id.clone());
+        Ok(record)
+    }
+
+    fn check_method(&self, req: &NewOrderRequest, names: &[String]) -> Result<(), EngineError> {
+        match (req.challenge, req.dns.as_deref().map(DnsMethod::parse)) {
+            (ChallengeKind::Http01, Some(_)) => {
+                Err(EngineError::Invalid("--dns applies only to dns-01".into()))
+            }
+            (ChallengeKind::Http01, None) => match names.iter().find(|n| n.starts_with("*.")) {
+                Some(n) => Err(EngineError::Invalid(format!(
+                    "{n} is a wildcard: CAs validate wildcards only by dns-01"
+                ))),
+                None => Ok(()),
+            },
+            (ChallengeKind::Dns01, None) => Err(EngineError::Invalid(
+                "dns-01 needs a DNS method: builtin, manual or a provider name".into(),
+            )),
+            (ChallengeKind::Dns01, Some(method)) => self.check_dns_method(&method, names),
+        }
+    }
+
+    fn check_dns_method(&self, method: &DnsMethod, names: &[String]) -> Result<(), EngineError> {
+        match method {
+            DnsMethod::Manual => Ok(()),
+            DnsMethod::Provider(p) if self.plugins.has_provider(p) => Ok(()),
+            DnsMethod::Provider(p) => Err(EngineError::Invalid(format!(
+                "no DNS provider instance called \"{p}\""
+            ))),
+            DnsMethod::Builtin => names.iter().try_for_each(|name| {
+                let record = challenge_record_name(name);
+                let served = self.builtin_zones.iter().any(|z| in_zone(&record, z));
+                if served {
+                    return Ok(());
+                }
+                Err(EngineError::Invalid(format!(
+                    "{record} is in none of the built-in DNS server's zones {:?}",
+                    self.builtin_zones
+                )))
+            }),
+        }
+    }
+
+    fn csr_for(&self, req: &NewOrderRequest, names: &[String]) -> Result<CsrRecord, EngineError> {
+        let Some(id) = &req.csr_id else {
+            return Ok(csr::generate(names, req.key_type)?);
+        };
+        let csr = self
+            .store
+            .get::<CsrRecord>(id)?
+            .ok_or_else(|| EngineError::NotFound {
+                kind: "csr",
+                key: id.clone(),
+            })?;
+        let want: HashSet<&String> = names.iter().collect();
+        let have: HashSet<&String> = csr.names.iter().collect();
+        if want != have {
+            return Err(EngineError::Invalid(format!(
+                "CSR {id} names {:?} but the order names {:?}",
+                csr.names, names
+            )));
+        }
+        Ok(csr)
+    }
+
+    /// Orders not hidden by an account deletion, newest first.
+    pub fn orders(&self) -> Result<Vec<OrderRecord>, EngineError> {
+        let mut orders: Vec<_> = self
+            .store
+            .list::<OrderRecord>()?
+            .into_iter()
+            .filter(|o| !o.hidden)
+            .collect();
+        orders.sort_by_key(|o| std::cmp::Reverse(o.created_at));
+        Ok(orders)
+    }
+
+    /// The visible order with this id.
+    pub fn order(&self, id: &str) -> Result<OrderRecord, EngineError> {
+        match self.store.get::<OrderRecord>(id)? {
+            Some(order) if !order.hidden => Ok(order),
+            _ => Err(EngineError::NotFound {
+                kind: "order",
+                key: id.to_owned(),
+            }),
+        }
+    }
+
+    /// The challenge records of an order.
+    pub fn order_challenges(&self, order_id: &str) -> Result<Vec<ChallengeRecord>, EngineError> {
+        let all = self.store.list::<ChallengeRecord>()?;
+        Ok(all.into_iter().filter(|c| c.order_id == order_id).collect())
+    }
+
+    /// Every challenge record of a visible order.
+    pub fn challenges(&self) -> Result<Vec<ChallengeRecord>, EngineError> {
+        let visible: HashSet<String> = self.orders()?.into_iter().map(|o| o.id).collect();
+        let all = self.store.list::<ChallengeRecord>()?;
+        Ok(all
+            .into_iter()
+            .filter(|c| visible.contains(&c.order_id))
+            .collect())
+    }
+
+    /// Ask the CA where the order stands, store it, and pick up driving it again if needed.
+    pub async fn refresh_order(self: &Arc<Self>, id: &str) -> Result<OrderRecord, EngineError> {
+        let record = self.order(id)?;
+        let status = self.fetch_status(&record).await?;
+        let record = self.store.update::<OrderRecord>(id, |o| {
+            o.status = status;
+            o.updated_at = now();
+        })?;
+        if !record.status.is_final() && record.status != OrderStatus::Ready {
+            self.spawn_driver(id.to_owned());
+        }
+        Ok(record)
+    }
+
+    async fn fetch_status(&self, record: &OrderRecord) -> Result<OrderStatus, EngineError> {
+        let account = self.account_handle(&record.account_id).await?;
+        let mut order = self.load_order(&account, record).await?;
+        Ok(convert_status(order.state().status))
+    }
+
+    pub(super) async fn load_order(
+        &self,
+        account: &Account,
+        record: &OrderRecord,
+    ) -> Result<instant_acme::Order, EngineError> {
+        let acc = self.store.get::<AccountRecord>(&record.account_id)?;
+        let ca = acc.map(|a| self.endpoint_for(&a));
+        account
+            .order(record.url.clone())
+            .await
+            .map_err(|e| match ca {
+                Some(ca) => EngineError::Acme(ca.ca_error(e)),
+                None => EngineError::State(format!("order {}: {e}", record.id)),
+            })
+    }
+
+    /// Finalize a ready order with its CSR and download the certificate.
+    pub async fn finalize_order(&self, id: &str) -> Result<OrderRecord, EngineError> {
+        let record = self.order(id)?;
+        let account = self.account_handle(&record.account_id).await?;
+        let mut order = self.load_order(&account, &record).await?;
+        match order.state().status {
+            AcmeStatus::Ready => self.finalize(&record, &mut order).await?,
+            AcmeStatus::Processing | AcmeStatus::Valid => self.collect(&record, &mut order).await?,
+            other => {
+                let status = convert_status(other);
+                self.set_status(id, status, None)?;
+                return Err(EngineError::State(format!(
+                    "order {id} is {}, not ready: it can be finalized once every name is validated",
+                    status.as_str()
+                )));
+            }
+        }
+        self.order(id)
+    }
+
+    /// The certificate chain of a valid order, downloading it if it is not stored yet.
+    pub async fn download(&self, id: &str) -> Result<CertificateRecord, EngineError> {
+        let mut record = self.order(id)?;
+        if record.certificate_id.is_none() {
+            record = self.finalize_order(id).await?;
+        }
+        let cert_id = record.certificate_id.ok_or_else(|| {
+            EngineError::State(format!(
+                "order {id} has no certificate yet ({})",
+                record.status.as_str()
+            ))
+        })?;
+        Ok(self.store.require::<CertificateRecord>(&cert_id)?)
+    }
+
+    /// Delete an order: its challenge records are cleaned up, its certificate stays.
+    pub async fn delete_order(&self, id: &str) -> Result<OrderRecord, EngineError> {
+        let record = self.order(id)?;
+        self.cleanup_order(id).await;
+        for challenge in self.order_challenges(id)? {
+            self.store.delete::<ChallengeRecord>(&challenge.id)?;
+        }
+        self.store.delete::<OrderRecord>(id)?;
+        info!(order = %id, "order deleted");
+        Ok(record)
+    }
+
+    // ---- certificates ----
+
+    /// Every stored certificate, newest first.
+    pub fn certificates(&self) -> Result<Vec<CertificateRecord>, EngineError> {
+        let mut certs = self.store.list::<CertificateRecord>()?;
+        certs.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+        Ok(certs)
+    }
+
+    /// The certificate with this id, or the newest one with this name.
+    pub fn certificate(&self, key: &str) -> Result<CertificateRecord, EngineError> {
+        let certs = self.certificates()?;
+        certs
+            .into_iter()
+            .find(|c| c.id == key || c.name == key)
+            .ok_or_else(|| EngineError::NotFound {
+                kind: "certificate",
+                key: key.to_owned(),
+            })
+    }
+
+    // ---- drivers ----
+
+    /// Start driving `order_id` in the background unless a driver already is.
+    pub fn spawn_driver(self: &Arc<Self>, order_id: String) {
+        if !self
+            .driving
+            .lock()
+            .expect("driver set poisoned only by a panic")
+            .insert(order_id.clone())
+        {
+            return;
+        }
+        let engine = Arc::clone(self);
+        let span = info_span!("order", id = %order_id);
+        tokio::spawn(
+            async move {
+                if let Err(error) = engine.drive(&order_id).await {
+                    warn!(%error, "order stopped");
+                    let message = error.to_string();
+                    let _ = engine.store.update::<OrderRecord>(&order_id, |o| {
+                        o.error = Some(message);
+                        o.updated_at = now();
+                    });
+                }
+                engine
+                    .driving
+                    .lock()
+                    .expect("driver set poisoned only by a panic")
+                    .remove(&order_id);
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Whether a driver is working on `order_id`.
+    pub fn is_driving(&self, order_id: &str) -> bool {
+        self.driving
+            .lock()
+            .expect("driver set poisoned only by a panic")
+            .contains(order_id)
+    }
+
+    async fn drive(&self, id: &str) -> Result<(), EngineError> {
+        let record = self.store.require::<OrderRecord>(id)?;
+        if record.hidden {
+            return Ok(());
+        }
+        self.store.update::<OrderRecord>(id, |o| o.error = None)?;
+        let account = self.account_handle(&record.account_id).await?;
+        let mut order = self.load_order(&account, &record).await?;
+        loop {
+            let status = order.state().status;
+            self.set_status(id, convert_status(status), None)?;
+            match status {
+                AcmeStatus::Pending => self.validate(&record, &mut order).await?,
+                AcmeStatus::Ready if record.auto_finalize => {
+                    self.finalize(&record, &mut order).await?
+                }
+                AcmeStatus::Ready => {
+                    self.cleanup_order(id).await;
+                    info!("order ready; waiting for the operator to finalize");
+                    return Ok(());
+                }
+                AcmeStatus::Processing | AcmeStatus::Valid => {
+                    return self.collect(&record, &mut order).await;
+                }
+                AcmeStatus::Invalid => return self.give_up(&record, &order.state().error).await,
+            }
+        }
+    }
+
+    async fn give_up(
+        &self,
+        record: &OrderRecord,
+        problem: &Option<instant_acme::Problem>,
+    ) -> Result<(), EngineError> {
+        self.cleanup_order(&record.id).await;
+        let reason = problem
+            .as_ref()
+            .map_or("the CA marked the order invalid".into(), |p| p.to_string());
+        warn!(%reason, "order invalid");
+        self.set_status(&record.id, OrderStatus::Invalid, Some(reason))
+    }
+
+    pub(super) fn set_status(
+        &self,
+        id: &str,
+        status: OrderStatus,
+        error: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.store.update::<OrderRecord>(id, |o| {
+            o.status = status;
+            if error.is_some() {
+                o.error = error;
+            }
+            o.updated_at = now();
+        })?;
+        Ok(())
+    }
+
+    /// On start: put live challenge answers back on the board, finish cleanups a crash
+    /// interrupted, and pick up every unfinished order.
+    pub async fn resume(self: &Arc<Self>) -> Result<(), EngineError> {
+        let orders = self.store.list::<OrderRecord>()?;
+        for challenge in self.store.list::<ChallengeRecord>()? {
+            if challenge.cleaned_up {
+                continue;
+            }
+            let order = orders.iter().find(|o| o.id == challenge.order_id);
+            match order {
+                Some(o) if !o.status.is_final() && !o.hidden => self.repost(&challenge),
+                _ => self.cleanup(&challenge).await,
+            }
+        }
+        for order in orders
+            .into_iter()
+            .filter(|o| !o.status.is_final() && !o.hidden)
+        {
+            info!(order = %order.id, status = order.status.as_str(), "resuming order");
+            self.spawn_driver(order.id);
+        }
+        Ok(())
+    }
+
+    async fn finalize(
+        &self,
+        record: &OrderRecord,
+        order: &mut instant_acme::Order,
+    ) -> Result<(), EngineError> {
+        let csr = self.store.require::<CsrRecord>(&record.csr_id)?;
+        let der = csr::der_of(&csr)?;
+        let ca = self.ca_of(record)?;
+        order.finalize_csr(&der).await.map_err(|e| ca.ca_error(e))?;
+        self.set_status(&record.id, convert_status(order.state().status), None)?;
+        info!("order finalized");
+        self.collect(record, order).await
+    }
+
+    async fn collect(
+        &self,
+        record: &OrderRecord,
+        order: &mut instant_acme::Order,
+    ) -> Result<(), EngineError> {
+        let current = self.store.require::<OrderRecord>(&record.id)?;
+        if current.certificate_id.is_some() {
+            return self.set_status(&record.id, OrderStatus::Valid, None);
+        }
+        let ca = self.ca_of(record)?;
+        let policy = RetryPolicy::new().timeout(Duration::from_secs(300));
+        let chain = order
+            .poll_certificate(&policy)
+            .await
+            .map_err(|e| ca.ca_error(e))?;
+        let csr = self.store.require::<CsrRecord>(&record.csr_id)?;
+        let cert = super::certificate::parse(record, &csr, chain)?;
+        self.store.put(&cert)?;
+        self.store.update::<OrderRecord>(&record.id, |o| {
+            o.status = OrderStatus::Valid;
+            o.certificate_id = Some(cert.id.clone());
+            o.updated_at = now();
+        })?;
+        info!(certificate = %cert.name, not_after = %cert.not_after, issuer = %cert.issuer, "certificate issued");
+        Ok(())
+    }
+
+    pub(super) fn ca_of(&self, record: &OrderRecord) -> Result<CaEndpoint, EngineError> {
+        let account = self
+            .store
+            .get::<AccountRecord>(&record.account_id)?
+            .ok_or_else(|| {
+                EngineError::State(format!("order {}: its account was deleted", record.id))
+            })?;
+        Ok(self.endpoint_for(&account))
+    }
+}
+
+/// Lowercase, check, and de-duplicate names, keeping their order.
+fn normalize_names(names: &[String]) -> Result<Vec<String>, EngineError> {
+    if names.is_empty() {
+        return Err(EngineError::Invalid(
+            "an order needs at least one name".into(),
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        validate_domain(name)?;
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+fn in_zone(name: &str, zone: &str) -> bool {
+    name == zone || name.ends_with(&format!(".{zone}"))
+}
+
+pub(super) fn convert_status(status: AcmeStatus) -> OrderStatus {
+    match status {
+        AcmeStatus::Pending => OrderStatus::Pending,
+        AcmeStatus::Ready => OrderStatus::Ready,
+        AcmeStatus::Processing => OrderStatus::Processing,
+        AcmeStatus::Valid => OrderStatus::Valid,
+        AcmeStatus::Invalid => OrderStatus::Invalid,
+    }
+}

@@ -1,0 +1,161 @@
+//! Identifier checks done before anything is sent to a CA.
+
+use crate::challenge::canonical_name;
+
+/// A name that cannot be put in an order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Not a DNS name a public CA could issue for.
+    #[error("\"{name}\" is not a domain name: {reason}")]
+    Domain {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Not an email address.
+    #[error("\"{email}\" is not an email address: {reason}")]
+    Email {
+        /// The address as given.
+        email: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// Check `name` is a DNS name (LDH labels, at least two, optional leading `*.`).
+pub fn validate_domain(name: &str) -> Result<(), NameError> {
+    let bad = |reason| {
+        Err(NameError::Domain {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    let bare = name.strip_prefix("*.").unwrap_or(name);
+    let bare = bare.strip_suffix('.').unwrap_or(bare);
+    if bare.is_empty() {
+        return bad("it is empty");
+    }
+    if bare.len() > 253 {
+        return bad("it is longer than 253 characters");
+    }
+    if bare.contains('*') {
+        return bad("a wildcard may only be the whole leftmost label");
+    }
+    let labels: Vec<&str> = bare.split('.').collect();
+    if labels.len() < 2 {
+        return bad("it needs at least two labels");
+    }
+    if labels.iter().all(|l| l.chars().all(|c| c.is_ascii_digit())) {
+        return bad("it looks like an IP address");
+    }
+    for label in labels {
+        check_label(label).or_else(bad)?;
+    }
+    Ok(())
+}
+
+fn check_label(label: &str) -> Result<(), &'static str> {
+    if label.is_empty() {
+        return Err("it has an empty label");
+    }
+    if label.len() > 63 {
+        return Err("a label is longer than 63 characters");
+    }
+    if !label
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("labels may hold only letters, digits, '-' and '_' (use punycode)");
+    }
+    if label.starts_with('-') || label.ends_with('-') {
+        return Err("a label starts or ends with '-'");
+    }
+    Ok(())
+}
+
+/// Check `email` looks like `local@domain.tld`.
+pub fn validate_email(email: &str) -> Result<(), NameError> {
+    let bad = |reason| {
+        Err(NameError::Email {
+            email: email.to_owned(),
+            reason,
+        })
+    };
+    let Some((local, domain)) = email.split_once('@') else {
+        return bad("it has no '@'");
+    };
+    if local.is_empty() {
+        return bad("nothing before the '@'");
+    }
+    if email
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<')
+    {
+        return bad("it contains spaces or separators");
+    }
+    if validate_domain(domain).is_err() || domain.starts_with("*.") {
+        return bad("the part after '@' is not a domain name");
+    }
+    Ok(())
+}
+
+/// The TXT owner for a DNS-01 challenge on `identifier` (RFC 8555 §8.4): `_acme-challenge.`
+/// in front of the name, with a wildcard's `*.` removed.
+pub fn challenge_record_name(identifier: &str) -> String {
+    let bare = identifier.strip_prefix("*.").unwrap_or(identifier);
+    canonical_name(&format!("_acme-challenge.{bare}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_and_wildcard_names() {
+        assert!(validate_domain("a.example.test").is_ok());
+        assert!(validate_domain("*.b.example.test").is_ok());
+    }
+
+    #[test]
+    fn rejects_names_that_are_not_domains() {
+        for bad in [
+            "",
+            "localhost",
+            "a..b",
+            "-a.test",
+            "a*.test",
+            "a.*.test",
+            "1.2.3.4",
+            "a b.test",
+        ] {
+            assert!(validate_domain(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_emails() {
+        assert!(validate_email("ops@example.test").is_ok());
+        for bad in [
+            "ops",
+            "@example.test",
+            "ops@",
+            "ops@localhost",
+            "o ps@example.test",
+        ] {
+            assert!(validate_email(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn wildcard_and_apex_share_one_record_name() {
+        assert_eq!(
+            challenge_record_name("*.B.example.test"),
+            "_acme-challenge.b.example.test."
+        );
+        assert_eq!(
+            challenge_record_name("b.example.test"),
+            "_acme-challenge.b.example.test."
+        );
+    }
+}

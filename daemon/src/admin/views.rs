@@ -1,0 +1,157 @@
+//! What the admin API returns: the stored records without their secrets.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::store::{AccountRecord, CertificateRecord, ChallengeRecord, CsrRecord, OrderRecord};
+
+/// An account, without its key.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccountView {
+    /// Local id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Contact email.
+    pub email: String,
+    /// CA (vendor) name.
+    pub vendor: String,
+    /// Status at the CA.
+    pub status: String,
+    /// ACME directory URL.
+    pub directory_url: String,
+    /// Account URL at the CA.
+    pub account_url: String,
+    /// Registration time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&AccountRecord> for AccountView {
+    fn from(a: &AccountRecord) -> Self {
+        Self {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            email: a.email.clone(),
+            vendor: a.ca.clone(),
+            status: a.status.clone(),
+            directory_url: a.directory_url.clone(),
+            account_url: a.account_url.clone(),
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// A CSR, without its key.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CsrView {
+    /// Local id.
+    pub id: String,
+    /// Names requested.
+    pub names: Vec<String>,
+    /// Key type or `imported`.
+    pub key_type: String,
+    /// Whether certkeeper holds the private key.
+    pub has_key: bool,
+    /// The CSR, PEM.
+    pub pem: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&CsrRecord> for CsrView {
+    fn from(c: &CsrRecord) -> Self {
+        Self {
+            id: c.id.clone(),
+            names: c.names.clone(),
+            key_type: c.key_type.clone(),
+            has_key: c.private_key_pem.is_some(),
+            pem: c.pem.clone(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// An order with its challenge records.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OrderView {
+    /// The order.
+    #[serde(flatten)]
+    pub order: OrderRecord,
+    /// Its challenge records.
+    pub challenges: Vec<ChallengeRecord>,
+}
+
+/// A certificate, without its key.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CertificateView {
+    /// Local id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Order that produced it.
+    pub order_id: String,
+    /// SANs.
+    pub names: Vec<String>,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Serial, hex.
+    pub serial: String,
+    /// Validity start.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    /// Validity end.
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// Leaf and chain, PEM (only in `show`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub chain_pem: Option<String>,
+}
+
+impl CertificateView {
+    /// The view, with or without the PEM chain.
+    pub fn new(c: &CertificateRecord, with_chain: bool) -> Self {
+        Self {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            order_id: c.order_id.clone(),
+            names: c.names.clone(),
+            issuer: c.issuer.clone(),
+            serial: c.serial.clone(),
+            not_before: c.not_before,
+            not_after: c.not_after,
+            chain_pem: with_chain.then(|| c.chain_pem.clone()),
+        }
+    }
+}
+
+/// Body of `POST /v1/accounts`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RegisterAccount {
+    /// Name to give it.
+    pub name: String,
+    /// CA name from the config.
+    pub ca: String,
+    /// Contact email.
+    pub email: String,
+    /// Agree to the CA's terms of service.
+    pub agree_tos: bool,
+}
+
+/// Body of `POST /v1/csrs`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateCsr {
+    /// Names.
+    pub names: Vec<String>,
+    /// Key type.
+    #[serde(default)]
+    pub key_type: crate::acme::KeyType,
+}
+
+/// Body of `POST /v1/csrs/import`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ImportCsr {
+    /// The CSR, PEM (or base64 DER inside PEM armour).
+    pub pem: String,
+}

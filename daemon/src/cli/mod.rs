@@ -1,0 +1,392 @@
+//! The command line: `certkeeper run` starts the daemon; every other command is a client of
+//! the admin socket.
+
+mod output;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::admin::AdminClient;
+use crate::config::Config;
+
+/// Default admin socket when neither --socket nor a config says otherwise.
+const DEFAULT_SOCKET: &str = "/run/certkeeper/admin.sock";
+
+/// certkeeper: ACME certificates, issued and renewed unattended.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    /// Config file; for client commands it tells where the admin socket is.
+    #[arg(short, long, global = true, env = "CERTKEEPER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Admin socket of the daemon (overrides the config's admin_socket).
+    #[arg(long, global = true, env = "CERTKEEPER_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// Print JSON for scripts instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon in the foreground (as a system service does).
+    Run,
+    /// Check a config file and exit: non-zero with the file, line and key of the first error.
+    CheckConfig,
+    /// ACME accounts.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Certificate signing requests.
+    #[command(subcommand)]
+    Csr(CsrCmd),
+    /// ACME orders.
+    #[command(subcommand)]
+    Order(OrderCmd),
+    /// Challenge records (HTTP-01 tokens and DNS-01 TXT records).
+    #[command(subcommand)]
+    Challenge(ChallengeCmd),
+    /// Issued certificates.
+    #[command(subcommand)]
+    Cert(CertCmd),
+    /// Loaded WASM plugins.
+    #[command(subcommand)]
+    Plugin(PluginCmd),
+}
+
+/// `certkeeper account …`
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Register a new account; its key is generated and kept by the daemon.
+    Register {
+        /// Name to refer to it by.
+        #[arg(long)]
+        name: String,
+        /// CA name from the config's [[ca]] sections.
+        #[arg(long)]
+        ca: String,
+        /// Contact email.
+        #[arg(long)]
+        email: String,
+        /// Agree to the CA's terms of service.
+        #[arg(long)]
+        agree_tos: bool,
+    },
+    /// List accounts: name, email, vendor, status, directory URL, created.
+    List,
+    /// Delete an account: its orders are hidden, its certificates stay.
+    Delete {
+        /// Account id or name.
+        account: String,
+    },
+}
+
+/// `certkeeper csr …`
+#[derive(Debug, Subcommand)]
+pub enum CsrCmd {
+    /// Make a key and a CSR.
+    Create {
+        /// DNS names (repeat); the first is the CN.
+        #[arg(short = 'd', long = "domain", required = true)]
+        domains: Vec<String>,
+        /// ecdsa-p256 (default) or ecdsa-p384.
+        #[arg(long, default_value = "ecdsa-p256")]
+        key_type: String,
+    },
+    /// Import a CSR (PEM or DER file); its signature is checked.
+    Import {
+        /// The CSR file.
+        file: PathBuf,
+    },
+    /// List CSRs.
+    List,
+    /// Show one CSR with its PEM.
+    Show {
+        /// CSR id.
+        id: String,
+    },
+}
+
+/// `certkeeper order …`
+#[derive(Debug, Subcommand)]
+pub enum OrderCmd {
+    /// Place an order; the daemon presents its challenges and asks the CA to validate.
+    Create(CreateOrder),
+    /// List orders.
+    List,
+    /// Show an order with its challenge records.
+    Show {
+        /// Order id.
+        id: String,
+    },
+    /// Ask the CA where the order stands (and resume validating it).
+    Refresh {
+        /// Order id.
+        id: String,
+    },
+    /// Finalize a ready order with its CSR and download the certificate.
+    Finalize {
+        /// Order id.
+        id: String,
+    },
+    /// Print (or write) the certificate chain of a valid order.
+    Download {
+        /// Order id.
+        id: String,
+        /// Write the chain here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Wait until an order reaches a status (or fails).
+    Wait {
+        /// Order id.
+        id: String,
+        /// ready or valid.
+        #[arg(long, default_value = "valid")]
+        until: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Delete an order; its challenge records are cleaned up, its certificate stays.
+    Delete {
+        /// Order id.
+        id: String,
+    },
+}
+
+/// Arguments of `order create`.
+#[derive(Debug, Args)]
+pub struct CreateOrder {
+    /// Account id or name.
+    #[arg(long)]
+    account: String,
+    /// DNS names (repeat).
+    #[arg(short = 'd', long = "domain", required = true)]
+    domains: Vec<String>,
+    /// http-01 or dns-01.
+    #[arg(long)]
+    challenge: String,
+    /// For dns-01: builtin, manual or a DNS provider name.
+    #[arg(long)]
+    dns: Option<String>,
+    /// Finalize with this stored CSR (its names must match).
+    #[arg(long)]
+    csr: Option<String>,
+    /// Key type for a new CSR.
+    #[arg(long, default_value = "ecdsa-p256")]
+    key_type: String,
+    /// Finalize and download as soon as the order is ready.
+    #[arg(long)]
+    finalize: bool,
+}
+
+/// `certkeeper challenge …`
+#[derive(Debug, Subcommand)]
+pub enum ChallengeCmd {
+    /// List challenge records: name, provider, TTL, value, status.
+    List,
+}
+
+/// `certkeeper cert …`
+#[derive(Debug, Subcommand)]
+pub enum CertCmd {
+    /// List certificates: name, names, issuer, expiry.
+    List,
+    /// Show one certificate (by id or name) with its chain.
+    Show {
+        /// Certificate id or name.
+        cert: String,
+    },
+}
+
+/// `certkeeper plugin …`
+#[derive(Debug, Subcommand)]
+pub enum PluginCmd {
+    /// List loaded plugins.
+    List,
+}
+
+impl Cli {
+    fn client(&self) -> anyhow::Result<AdminClient> {
+        let socket = match (&self.socket, &self.config) {
+            (Some(socket), _) => socket.clone(),
+            (None, Some(config)) => Config::load(config)?.admin_socket,
+            (None, None) => PathBuf::from(DEFAULT_SOCKET),
+        };
+        Ok(AdminClient::new(&socket))
+    }
+
+    /// Run a client command against the daemon and print its answer.
+    pub async fn run_client(&self) -> anyhow::Result<()> {
+        let client = self.client()?;
+        let (value, kind) = match &self.command {
+            Command::Run | Command::CheckConfig => unreachable!("handled in main"),
+            Command::Account(cmd) => account(&client, cmd).await?,
+            Command::Csr(cmd) => csr(&client, cmd).await?,
+            Command::Order(cmd) => order(&client, cmd).await?,
+            Command::Challenge(ChallengeCmd::List) => {
+                (client.get("/v1/challenges").await?, "challenges")
+            }
+            Command::Cert(CertCmd::List) => (client.get("/v1/certificates").await?, "certs"),
+            Command::Cert(CertCmd::Show { cert }) => (
+                client
+                    .get(&format!("/v1/certificates/{}", seg(cert)))
+                    .await?,
+                "cert",
+            ),
+            Command::Plugin(PluginCmd::List) => (client.get("/v1/plugins").await?, "plugins"),
+        };
+        if let Command::Order(OrderCmd::Download {
+            out: Some(path), ..
+        }) = &self.command
+        {
+            std::fs::write(path, value["chain_pem"].as_str().unwrap_or_default())?;
+            eprintln!("wrote {}", path.display());
+            return Ok(());
+        }
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        } else {
+            output::print(kind, &value);
+        }
+        Ok(())
+    }
+}
+
+async fn account(client: &AdminClient, cmd: &AccountCmd) -> anyhow::Result<(Value, &'static str)> {
+    Ok(match cmd {
+        AccountCmd::Register {
+            name,
+            ca,
+            email,
+            agree_tos,
+        } => {
+            let body = json!({ "name": name, "ca": ca, "email": email, "agree_tos": agree_tos });
+            (client.post("/v1/accounts", &body).await?, "account")
+        }
+        AccountCmd::List => (client.get("/v1/accounts").await?, "accounts"),
+        AccountCmd::Delete { account } => (
+            client
+                .delete(&format!("/v1/accounts/{}", seg(account)))
+                .await?,
+            "account",
+        ),
+    })
+}
+
+async fn csr(client: &AdminClient, cmd: &CsrCmd) -> anyhow::Result<(Value, &'static str)> {
+    Ok(match cmd {
+        CsrCmd::Create { domains, key_type } => {
+            let body = json!({ "names": domains, "key_type": key_type });
+            (client.post("/v1/csrs", &body).await?, "csr")
+        }
+        CsrCmd::Import { file } => {
+            let bytes = std::fs::read(file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let pem = match String::from_utf8(bytes.clone()) {
+                Ok(text) if text.contains("-----BEGIN") => text,
+                _ => pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", bytes)),
+            };
+            (
+                client
+                    .post("/v1/csrs/import", &json!({ "pem": pem }))
+                    .await?,
+                "csr",
+            )
+        }
+        CsrCmd::List => (client.get("/v1/csrs").await?, "csrs"),
+        CsrCmd::Show { id } => (client.get(&format!("/v1/csrs/{}", seg(id))).await?, "csr"),
+    })
+}
+
+async fn order(client: &AdminClient, cmd: &OrderCmd) -> anyhow::Result<(Value, &'static str)> {
+    Ok(match cmd {
+        OrderCmd::Create(c) => {
+            let body = json!({
+                "account": c.account, "names": c.domains, "challenge": c.challenge,
+                "dns": c.dns, "csr_id": c.csr, "key_type": c.key_type,
+                "auto_finalize": c.finalize, "certificate_name": null,
+            });
+            (client.post("/v1/orders", &body).await?, "order")
+        }
+        OrderCmd::List => (client.get("/v1/orders").await?, "orders"),
+        OrderCmd::Show { id } => (
+            client.get(&format!("/v1/orders/{}", seg(id))).await?,
+            "order",
+        ),
+        OrderCmd::Refresh { id } => (
+            client
+                .post(&format!("/v1/orders/{}/refresh", seg(id)), &json!({}))
+                .await?,
+            "order",
+        ),
+        OrderCmd::Finalize { id } => (
+            client
+                .post(&format!("/v1/orders/{}/finalize", seg(id)), &json!({}))
+                .await?,
+            "order",
+        ),
+        OrderCmd::Download { id, .. } => (
+            client
+                .get(&format!("/v1/orders/{}/certificate", seg(id)))
+                .await?,
+            "chain",
+        ),
+        OrderCmd::Wait { id, until, timeout } => {
+            (wait(client, id, until, *timeout).await?, "order")
+        }
+        OrderCmd::Delete { id } => (
+            client.delete(&format!("/v1/orders/{}", seg(id))).await?,
+            "deleted",
+        ),
+    })
+}
+
+/// Poll an order until it reaches `until`, is invalid, or its driver reports an error.
+async fn wait(client: &AdminClient, id: &str, until: &str, timeout: u64) -> anyhow::Result<Value> {
+    if !matches!(until, "ready" | "valid") {
+        anyhow::bail!("--until must be ready or valid, not \"{until}\"");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    loop {
+        let order = client.get(&format!("/v1/orders/{}", seg(id))).await?;
+        let status = order["status"].as_str().unwrap_or_default();
+        let reached = status == until || (until == "ready" && status == "valid");
+        if reached {
+            return Ok(order);
+        }
+        if status == "invalid" {
+            anyhow::bail!(
+                "order {id} is invalid: {}",
+                order["error"].as_str().unwrap_or("no reason given")
+            );
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let error = order["error"]
+                .as_str()
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default();
+            anyhow::bail!("order {id} is still {status} after {timeout} s{error}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// One path segment, with anything outside [A-Za-z0-9._-] percent-encoded.
+fn seg(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' | b'*' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,149 @@
+//! Checks that need the whole file: references between sections, domain syntax, and which
+//! validation method can serve which name.
+
+use std::collections::HashSet;
+
+use toml::Spanned;
+
+use super::Config;
+use super::error::Misplaced;
+use crate::acme::{ChallengeKind, DnsMethod, challenge_record_name, validate_domain};
+use crate::challenge::canonical_name;
+
+/// Check everything that parsing alone cannot.
+pub(crate) fn check(config: &Config) -> Result<(), Misplaced> {
+    unique(config.cas.iter().map(|ca| &ca.name), "ca")?;
+    unique(config.accounts.iter().map(|a| &a.name), "account")?;
+    unique(config.certificates.iter().map(|c| &c.name), "certificate")?;
+    check_cas(config)?;
+    check_accounts(config)?;
+    config
+        .certificates
+        .iter()
+        .try_for_each(|cert| check_certificate(config, cert))
+}
+
+fn unique<'a>(
+    names: impl Iterator<Item = &'a Spanned<String>>,
+    section: &str,
+) -> Result<(), Misplaced> {
+    let mut seen = HashSet::new();
+    for name in names {
+        if !seen.insert(name.get_ref()) {
+            let msg = format!(
+                "two [[{section}]] sections are both named \"{}\"",
+                name.get_ref()
+            );
+            return Err(Misplaced::new(name.span(), msg));
+        }
+    }
+    Ok(())
+}
+
+fn check_cas(config: &Config) -> Result<(), Misplaced> {
+    for ca in &config.cas {
+        let url = ca.directory.get_ref();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            let msg = format!("directory \"{url}\" is not an http(s) URL");
+            return Err(Misplaced::new(ca.directory.span(), msg));
+        }
+    }
+    Ok(())
+}
+
+fn check_accounts(config: &Config) -> Result<(), Misplaced> {
+    for account in &config.accounts {
+        if config.ca(account.ca.get_ref()).is_none() {
+            let msg = format!(
+                "account refers to ca \"{}\", which no [[ca]] defines",
+                account.ca.get_ref()
+            );
+            return Err(Misplaced::new(account.ca.span(), msg));
+        }
+        crate::acme::validate_email(account.email.get_ref())
+            .map_err(|e| Misplaced::new(account.email.span(), e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn check_certificate(config: &Config, cert: &super::CertificateConfig) -> Result<(), Misplaced> {
+    if config.account(cert.account.get_ref()).is_none() {
+        let msg = format!(
+            "certificate refers to account \"{}\", which no [[account]] defines",
+            cert.account.get_ref()
+        );
+        return Err(Misplaced::new(cert.account.span(), msg));
+    }
+    if cert.names.get_ref().is_empty() {
+        return Err(Misplaced::new(
+            cert.names.span(),
+            "a certificate needs at least one name",
+        ));
+    }
+    for name in cert.names.get_ref() {
+        validate_domain(name).map_err(|e| Misplaced::new(cert.names.span(), e.to_string()))?;
+    }
+    match cert.challenge {
+        ChallengeKind::Http01 => check_http01(config, cert),
+        ChallengeKind::Dns01 => check_dns01(config, cert),
+    }
+}
+
+fn check_http01(config: &Config, cert: &super::CertificateConfig) -> Result<(), Misplaced> {
+    if let Some(name) = cert.names.get_ref().iter().find(|n| n.starts_with("*.")) {
+        let msg = format!("\"{name}\" is a wildcard: CAs validate wildcards only by dns-01");
+        return Err(Misplaced::new(cert.names.span(), msg));
+    }
+    if config.http01.is_none() {
+        let msg = "challenge = \"http-01\" needs an [http01] section for the listener";
+        return Err(Misplaced::new(cert.name.span(), msg));
+    }
+    if let Some(dns) = &cert.dns {
+        return Err(Misplaced::new(
+            dns.span(),
+            "`dns` applies only to challenge = \"dns-01\"",
+        ));
+    }
+    Ok(())
+}
+
+fn check_dns01(config: &Config, cert: &super::CertificateConfig) -> Result<(), Misplaced> {
+    let Some(dns) = &cert.dns else {
+        let msg = "challenge = \"dns-01\" needs `dns` = \"builtin\", \"manual\" or a provider name";
+        return Err(Misplaced::new(cert.name.span(), msg));
+    };
+    match DnsMethod::parse(dns.get_ref()) {
+        DnsMethod::Builtin => check_builtin(config, cert, dns),
+        DnsMethod::Manual => Ok(()),
+        DnsMethod::Provider(p) if config.dns_providers.iter().any(|d| d.name == p) => Ok(()),
+        DnsMethod::Provider(p) => {
+            let msg = format!("dns = \"{p}\" names no [[dns_provider]] (nor builtin or manual)");
+            Err(Misplaced::new(dns.span(), msg))
+        }
+    }
+}
+
+fn check_builtin(
+    config: &Config,
+    cert: &super::CertificateConfig,
+    dns: &Spanned<String>,
+) -> Result<(), Misplaced> {
+    let Some(server) = &config.dns_server else {
+        return Err(Misplaced::new(
+            dns.span(),
+            "dns = \"builtin\" needs a [dns_server] section",
+        ));
+    };
+    let zones: Vec<String> = server.zones.iter().map(|z| canonical_name(z)).collect();
+    for name in cert.names.get_ref() {
+        let record = challenge_record_name(name);
+        let served = zones
+            .iter()
+            .any(|z| record == *z || record.ends_with(&format!(".{z}")));
+        if !served {
+            let msg = format!("{record} is in none of the [dns_server] zones {zones:?}");
+            return Err(Misplaced::new(cert.names.span(), msg));
+        }
+    }
+    Ok(())
+}
