@@ -8,7 +8,6 @@ use serde::Deserialize;
 use crate::challenge::Board;
 
 #[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub struct DnsServerConfig {
     #[serde(default)]
     pub listen: Vec<SocketAddr>,
@@ -17,7 +16,6 @@ pub struct DnsServerConfig {
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub struct PropagationConfig {
     #[serde(default)]
     pub resolvers: Vec<SocketAddr>,
