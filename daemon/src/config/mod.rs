@@ -154,3 +154,6 @@ fn default_plugin_dir() -> PathBuf {
 fn default_http01_listen() -> Vec<SocketAddr> {
     vec![SocketAddr::from(([0, 0, 0, 0], 80))]
 }
+
+#[cfg(test)]
+mod tests;

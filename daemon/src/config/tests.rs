@@ -1,0 +1,112 @@
+use std::path::Path;
+
+use super::*;
+
+const GOOD: &str = r#"
+store = "/tmp/ck.redb"
+
+[http01]
+listen = ["127.0.0.1:5002"]
+
+[[ca]]
+name = "pebble"
+directory = "https://127.0.0.1:14000/dir"
+
+[[account]]
+name = "main"
+ca = "pebble"
+email = "ops@example.test"
+agree_tos = true
+
+[[certificate]]
+name = "a"
+names = ["a.example.test"]
+account = "main"
+challenge = "http-01"
+"#;
+
+fn error_of(text: &str) -> String {
+    Config::parse(Path::new("ck.toml"), text)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn a_good_config_parses_with_defaults() {
+    let config = Config::parse(Path::new("ck.toml"), GOOD).unwrap();
+    assert_eq!(config.admin_socket, Path::new("/run/certkeeper/admin.sock"));
+    assert_eq!(
+        config.certificates[0].key_type,
+        crate::acme::KeyType::EcdsaP256
+    );
+}
+
+#[test]
+fn an_unknown_key_names_file_line_and_key() {
+    let err = error_of(&GOOD.replace("agree_tos = true", "agree_tos = true\ncolour = \"blue\""));
+    assert!(
+        err.starts_with("ck.toml:16:1: unknown field `colour`"),
+        "{err}"
+    );
+    assert!(err.contains("(key `colour`)"), "{err}");
+}
+
+#[test]
+fn a_wrong_type_names_the_key() {
+    let err = error_of(&GOOD.replace("agree_tos = true", "agree_tos = \"yes\""));
+    assert!(err.starts_with("ck.toml:15:13:"), "{err}");
+    assert!(
+        err.contains("agree_tos") && err.contains("expected a boolean"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_dangling_account_reference_is_refused() {
+    let err = error_of(&GOOD.replace("account = \"main\"", "account = \"mian\""));
+    assert!(
+        err.contains("account \"mian\", which no [[account]] defines"),
+        "{err}"
+    );
+    assert!(err.starts_with("ck.toml:20:11:"), "{err}");
+}
+
+#[test]
+fn a_name_that_is_not_a_domain_is_refused() {
+    let err = error_of(&GOOD.replace("[\"a.example.test\"]", "[\"not a domain\"]"));
+    assert!(
+        err.contains("\"not a domain\" is not a domain name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn http01_for_a_wildcard_is_refused() {
+    let err = error_of(&GOOD.replace("[\"a.example.test\"]", "[\"*.example.test\"]"));
+    assert!(err.contains("wildcards only by dns-01"), "{err}");
+}
+
+#[test]
+fn builtin_dns_needs_a_zone_that_covers_the_record() {
+    let text = GOOD.replace(
+        "challenge = \"http-01\"",
+        "challenge = \"dns-01\"\ndns = \"builtin\"",
+    ) + "\n[dns_server]\nzones = [\"_acme-challenge.other.test\"]\n";
+    let err = error_of(&text);
+    assert!(
+        err.contains("_acme-challenge.a.example.test. is in none of the [dns_server] zones"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_malformed_email_is_refused() {
+    let err = error_of(&GOOD.replace("ops@example.test", "ops"));
+    assert!(err.contains("\"ops\" is not an email address"), "{err}");
+}
+
+#[test]
+fn the_shipped_example_config_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/certkeeper.toml");
+    Config::load(&path).unwrap();
+}
