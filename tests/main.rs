@@ -4,3 +4,4 @@
 
 mod issuance;
 mod support;
+mod bad_input;
