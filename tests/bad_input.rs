@@ -5,7 +5,10 @@ use std::process::Command;
 use crate::support::*;
 
 fn store_listing(daemon: &Daemon) -> Vec<serde_json::Value> {
-    ["account", "csr", "order", "cert"].iter().map(|kind| daemon.json(&[kind, "list"])).collect()
+    ["account", "csr", "order", "cert"]
+        .iter()
+        .map(|kind| daemon.json(&[kind, "list"]))
+        .collect()
 }
 
 #[test]
@@ -20,9 +23,21 @@ fn a_config_with_an_unknown_key_or_wrong_type_is_refused_and_the_store_is_untouc
     let good = std::fs::read_to_string(&daemon.config).unwrap();
 
     let cases = [
-        (good.replace("agree_tos = true", "agree_tos = true\ncolour = \"blue\""), "unknown field `colour`"),
-        (good.replace("listen = [\"127.0.0.1:5002\"]", "listen = \"127.0.0.1:5002\""), "invalid type"),
-        (good.replace("interval_secs = 1", "interval_secs = -1"), "interval_secs"),
+        (
+            good.replace("agree_tos = true", "agree_tos = true\ncolour = \"blue\""),
+            "unknown field `colour`",
+        ),
+        (
+            good.replace(
+                "listen = [\"127.0.0.1:5002\"]",
+                "listen = \"127.0.0.1:5002\"",
+            ),
+            "invalid type",
+        ),
+        (
+            good.replace("interval_secs = 1", "interval_secs = -1"),
+            "interval_secs",
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(&daemon.config, &text).unwrap();
@@ -33,15 +48,28 @@ fn a_config_with_an_unknown_key_or_wrong_type_is_refused_and_the_store_is_untouc
                 .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "{command} accepted a bad config");
-            assert!(stderr.contains(path_str(&daemon.config)), "error does not name the file: {stderr}");
-            assert!(stderr.contains(expected), "{command}: expected {expected:?} in {stderr}");
+            assert!(
+                stderr.contains(path_str(&daemon.config)),
+                "error does not name the file: {stderr}"
+            );
+            assert!(
+                stderr.contains(expected),
+                "{command}: expected {expected:?} in {stderr}"
+            );
         }
     }
-    assert_eq!(std::fs::read(&store).unwrap(), before, "a refused config changed the store");
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        before,
+        "a refused config changed the store"
+    );
 
     std::fs::write(&daemon.config, good).unwrap();
     daemon.restart();
-    assert_eq!(daemon.json(&["account", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        daemon.json(&["account", "list"]).as_array().unwrap().len(),
+        1
+    );
 }
 
 #[test]
@@ -54,16 +82,28 @@ fn a_file_that_is_not_a_csr_is_refused_and_nothing_is_stored() {
 
     let garbage = daemon.dir.path().join("not-a-csr.pem");
     let cases: [(&[u8], &str); 3] = [
-        (b"hello, I am not a CSR\n", "not a certificate signing request"),
-        (b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", "not a certificate signing request"),
-        (b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "not a CERTIFICATE REQUEST"),
+        (
+            b"hello, I am not a CSR\n",
+            "not a certificate signing request",
+        ),
+        (
+            b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
+            "not a certificate signing request",
+        ),
+        (
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            "not a CERTIFICATE REQUEST",
+        ),
     ];
     for (bytes, expected) in cases {
         std::fs::write(&garbage, bytes).unwrap();
         let out = daemon.cli(&["csr", "import", path_str(&garbage)]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "garbage was imported as a CSR");
-        assert!(stderr.contains(expected), "expected {expected:?} in {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr}"
+        );
     }
     assert_eq!(store_listing(&daemon), before);
 }
@@ -77,8 +117,16 @@ fn a_csr_whose_names_do_not_match_the_order_is_refused_before_anything_is_sent()
     let csr = daemon.json(&["csr", "create", "-d", "one.example.test"]);
     let before = store_listing(&daemon);
     let out = daemon.cli(&[
-        "order", "create", "--account", "main", "-d", "two.example.test", "--challenge", "http-01",
-        "--csr", csr["id"].as_str().unwrap(),
+        "order",
+        "create",
+        "--account",
+        "main",
+        "-d",
+        "two.example.test",
+        "--challenge",
+        "http-01",
+        "--csr",
+        csr["id"].as_str().unwrap(),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -93,13 +141,37 @@ fn names_that_are_not_domains_are_refused_and_no_order_is_placed() {
     let daemon = Daemon::start(|dir| base_config(dir, ""));
     daemon.wait_for_account("main");
     let before = store_listing(&daemon);
-    for bad in ["not a domain", "localhost", "-x.example.test", "a..example.test", "x.*.example.test"] {
-        let out = daemon.cli(&["order", "create", "--account", "main", "-d", bad, "--challenge", "http-01"]);
+    for bad in [
+        "not a domain",
+        "localhost",
+        "-x.example.test",
+        "a..example.test",
+        "x.*.example.test",
+    ] {
+        let out = daemon.cli(&[
+            "order",
+            "create",
+            "--account",
+            "main",
+            "-d",
+            bad,
+            "--challenge",
+            "http-01",
+        ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{bad:?} was accepted");
         assert!(stderr.contains("is not a domain name"), "{bad:?}: {stderr}");
     }
-    let out = daemon.cli(&["order", "create", "--account", "main", "-d", "*.w.example.test", "--challenge", "http-01"]);
+    let out = daemon.cli(&[
+        "order",
+        "create",
+        "--account",
+        "main",
+        "-d",
+        "*.w.example.test",
+        "--challenge",
+        "http-01",
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("wildcards only by dns-01"));
     assert_eq!(store_listing(&daemon), before);
 }
@@ -111,11 +183,40 @@ fn registering_without_agreeing_to_the_terms_or_with_a_bad_email_sends_nothing()
     let daemon = Daemon::start(|dir| base_config(dir, ""));
     daemon.wait_for_account("main");
     let before = store_listing(&daemon);
-    let out = daemon.cli(&["account", "register", "--name", "x", "--ca", "pebble", "--email", "x@example.test"]);
+    let out = daemon.cli(&[
+        "account",
+        "register",
+        "--name",
+        "x",
+        "--ca",
+        "pebble",
+        "--email",
+        "x@example.test",
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--agree-tos"));
-    let out = daemon.cli(&["account", "register", "--name", "x", "--ca", "pebble", "--email", "nope", "--agree-tos"]);
+    let out = daemon.cli(&[
+        "account",
+        "register",
+        "--name",
+        "x",
+        "--ca",
+        "pebble",
+        "--email",
+        "nope",
+        "--agree-tos",
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"nope\" is not an email address"));
-    let out = daemon.cli(&["account", "register", "--name", "x", "--ca", "nosuchca", "--email", "x@example.test", "--agree-tos"]);
+    let out = daemon.cli(&[
+        "account",
+        "register",
+        "--name",
+        "x",
+        "--ca",
+        "nosuchca",
+        "--email",
+        "x@example.test",
+        "--agree-tos",
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no CA called \"nosuchca\""));
     assert_eq!(store_listing(&daemon), before);
 }
