@@ -1,0 +1,473 @@
+//! Waiting until a DNS-01 TXT value is visible on every authoritative server of its zone.
+//!
+//! A CA validates through its own resolvers, which may ask any of the zone's servers. Asking
+//! a recursive resolver instead would test one server, once, and cache the miss; so the
+//! resolvers are used only to find the zone and its servers, and the servers themselves are
+//! asked (RD=0) on every poll.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData, RecordType};
+use serde::Deserialize;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::{debug, info};
+
+use super::discovery::Discovery;
+use super::exchange;
+use crate::challenge::canonical_name;
+
+const RESOLV_CONF: &str = "/etc/resolv.conf";
+
+/// Settings of the propagation check (`[propagation]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropagationConfig {
+    /// Resolvers asked for the zone cut, NS names and their addresses. Empty means the
+    /// `nameserver` lines of /etc/resolv.conf.
+    #[serde(default)]
+    pub resolvers: Vec<SocketAddr>,
+    /// Port at which the discovered authoritative servers are asked.
+    #[serde(default = "default_nameserver_port")]
+    pub nameserver_port: u16,
+    /// How long [`PropagationChecker::wait_until_visible`] keeps polling.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Pause between two polls.
+    #[serde(default = "default_interval_secs")]
+    pub interval_secs: u64,
+    /// Time allowed for one question to one server.
+    #[serde(default = "default_query_timeout_ms")]
+    pub query_timeout_ms: u64,
+}
+
+impl Default for PropagationConfig {
+    /// Resolvers from /etc/resolv.conf, port 53, 10 minutes, every 2 s, 2 s per question.
+    fn default() -> Self {
+        Self {
+            resolvers: Vec::new(),
+            nameserver_port: default_nameserver_port(),
+            timeout_secs: default_timeout_secs(),
+            interval_secs: default_interval_secs(),
+            query_timeout_ms: default_query_timeout_ms(),
+        }
+    }
+}
+
+fn default_nameserver_port() -> u16 {
+    53
+}
+fn default_timeout_secs() -> u64 {
+    600
+}
+fn default_interval_secs() -> u64 {
+    2
+}
+fn default_query_timeout_ms() -> u64 {
+    2000
+}
+
+/// Why a propagation check could not conclude.
+#[derive(Debug, thiserror::Error)]
+pub enum PropagationError {
+    /// The resolver list could not be read from the system.
+    #[error("cannot read resolvers from {path}: {reason}")]
+    Resolvers {
+        /// The file read.
+        path: String,
+        /// What went wrong, or that it lists none.
+        reason: String,
+    },
+    /// The name to check is not a valid domain name.
+    #[error("{name:?} is not a valid domain name: {reason}")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// No resolver gave a usable answer.
+    #[error("no resolver answered {name} {qtype}: {failures}")]
+    Lookup {
+        /// The name asked about.
+        name: String,
+        /// The record type asked for.
+        qtype: RecordType,
+        /// Each resolver's failure.
+        failures: String,
+    },
+    /// The CNAME chain from the name is longer than certkeeper follows.
+    #[error("CNAME chain from {name} is too long or loops")]
+    CnameLoop {
+        /// Where the chain starts.
+        name: String,
+    },
+    /// Walking up from the name found no SOA.
+    #[error("no zone (SOA) found above {name}")]
+    ZoneNotFound {
+        /// The name whose zone was sought.
+        name: String,
+    },
+    /// The zone has no NS records.
+    #[error("zone {zone} has no NS records")]
+    NoNameservers {
+        /// The zone apex.
+        zone: String,
+    },
+    /// None of the zone's NS names resolved to an address.
+    #[error("no address found for any nameserver of zone {zone} ({names})")]
+    NoNameserverAddresses {
+        /// The zone apex.
+        zone: String,
+        /// The NS names tried.
+        names: String,
+    },
+    /// The value did not appear on every server before the timeout.
+    #[error("TXT {value:?} at {name} not visible after {waited:?} on: {missing}")]
+    NotVisible {
+        /// The name checked (after CNAMEs).
+        name: String,
+        /// The value expected.
+        value: String,
+        /// How long certkeeper polled.
+        waited: Duration,
+        /// Each server that did not answer the value, with its last error if any.
+        missing: String,
+    },
+}
+
+/// A zone and the servers that answer for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthoritativeServers {
+    /// Where the TXT record lives: the name asked, or the end of its CNAME chain.
+    pub name: String,
+    /// The zone apex, lowercase with a trailing dot.
+    pub zone: String,
+    /// The zone's servers at `nameserver_port`, sorted, without duplicates.
+    pub servers: Vec<SocketAddr>,
+}
+
+/// What one authoritative server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAnswer {
+    /// The server asked.
+    pub server: SocketAddr,
+    /// Whether its answer held the value.
+    pub seen: bool,
+    /// Why its answer could not be used, when it could not.
+    pub error: Option<String>,
+}
+
+/// Asks a zone's authoritative servers whether they serve a TXT value yet.
+#[derive(Debug, Clone)]
+pub struct PropagationChecker {
+    config: PropagationConfig,
+    resolvers: Vec<SocketAddr>,
+}
+
+impl PropagationChecker {
+    /// A checker using `config`; reads /etc/resolv.conf when `config.resolvers` is empty.
+    pub fn new(config: PropagationConfig) -> Result<Self, PropagationError> {
+        let resolvers = if config.resolvers.is_empty() {
+            system_resolvers(Path::new(RESOLV_CONF))?
+        } else {
+            config.resolvers.clone()
+        };
+        Ok(Self { config, resolvers })
+    }
+
+    /// Find the zone holding `fqdn` (after any CNAME) and the addresses of its servers.
+    pub async fn authoritative_servers(
+        &self,
+        fqdn: &str,
+    ) -> Result<AuthoritativeServers, PropagationError> {
+        let discovery = Discovery {
+            resolvers: &self.resolvers,
+            timeout: self.query_timeout(),
+        };
+        let name = discovery.follow_cnames(&parse_fqdn(fqdn)?).await?;
+        let zone = discovery.zone_apex(&name).await?;
+
+        let mut servers = Vec::new();
+        let nameservers = discovery.nameservers(&zone).await?;
+        for (host, glue) in &nameservers {
+            let addresses = if glue.is_empty() {
+                discovery.addresses(host).await
+            } else {
+                glue.clone()
+            };
+            servers.extend(
+                addresses
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, self.config.nameserver_port)),
+            );
+        }
+        servers.sort();
+        servers.dedup();
+        if servers.is_empty() {
+            let names: Vec<String> = nameservers
+                .iter()
+                .map(|(host, _)| host.to_string())
+                .collect();
+            return Err(PropagationError::NoNameserverAddresses {
+                zone: zone.to_string(),
+                names: names.join(", "),
+            });
+        }
+
+        debug!(name = %name, zone = %zone, servers = ?servers, "dns-01 authoritative servers");
+        Ok(AuthoritativeServers {
+            name: canonical_name(&name.to_ascii()),
+            zone: zone.to_ascii(),
+            servers,
+        })
+    }
+
+    /// Ask every authoritative server of `fqdn`'s zone, once, whether it serves TXT `value`.
+    pub async fn check(
+        &self,
+        fqdn: &str,
+        value: &str,
+    ) -> Result<Vec<ServerAnswer>, PropagationError> {
+        let servers = self.authoritative_servers(fqdn).await?;
+        self.check_servers(&servers, value).await
+    }
+
+    /// Ask each of `servers` once, concurrently, whether it serves TXT `value`; answers come
+    /// back in the order of `servers.servers`.
+    pub async fn check_servers(
+        &self,
+        servers: &AuthoritativeServers,
+        value: &str,
+    ) -> Result<Vec<ServerAnswer>, PropagationError> {
+        let name = parse_fqdn(&servers.name)?;
+        let mut asks = JoinSet::new();
+        for (index, &server) in servers.servers.iter().enumerate() {
+            let (name, value, timeout) = (name.clone(), value.to_owned(), self.query_timeout());
+            asks.spawn(async move { (index, ask_server(server, &name, &value, timeout).await) });
+        }
+
+        let mut answers = Vec::with_capacity(servers.servers.len());
+        while let Some(joined) = asks.join_next().await {
+            answers.push(joined.expect("a server check only awaits sockets and does not panic"));
+        }
+        answers.sort_by_key(|(index, _)| *index);
+        Ok(answers.into_iter().map(|(_, answer)| answer).collect())
+    }
+
+    /// Poll until every authoritative server serves TXT `value` at `fqdn`, or the timeout
+    /// passes. Discovery failures are retried too: a zone may be in the middle of a change.
+    pub async fn wait_until_visible(
+        &self,
+        fqdn: &str,
+        value: &str,
+    ) -> Result<(), PropagationError> {
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(self.config.timeout_secs);
+        loop {
+            let missing = match self.poll_once(fqdn, value).await {
+                Ok(None) => {
+                    info!(name = fqdn, elapsed = ?started.elapsed(), "dns-01 value visible on every server");
+                    return Ok(());
+                }
+                Ok(Some(missing)) => Some(missing),
+                Err(error) if Instant::now() >= deadline => return Err(error),
+                Err(error) => {
+                    debug!(%error, name = fqdn, "dns-01 propagation check will retry");
+                    None
+                }
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                let (name, value, waited) = (fqdn.to_owned(), value.to_owned(), started.elapsed());
+                let missing = missing.unwrap_or_else(|| "(discovery kept failing)".into());
+                return Err(PropagationError::NotVisible {
+                    name,
+                    value,
+                    waited,
+                    missing,
+                });
+            }
+            let pause = Duration::from_secs(self.config.interval_secs).min(deadline - now);
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// One round: `None` when every server sees the value, else who does not.
+    async fn poll_once(&self, fqdn: &str, value: &str) -> Result<Option<String>, PropagationError> {
+        let servers = self.authoritative_servers(fqdn).await?;
+        let answers = self.check_servers(&servers, value).await?;
+        let missing: Vec<String> = answers
+            .iter()
+            .filter(|answer| !answer.seen)
+            .map(describe_miss)
+            .collect();
+        debug!(
+            name = fqdn,
+            missing = missing.len(),
+            of = answers.len(),
+            "dns-01 propagation poll"
+        );
+        Ok((!missing.is_empty()).then(|| missing.join(", ")))
+    }
+
+    fn query_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.query_timeout_ms)
+    }
+}
+
+/// Ask one authoritative server, RD=0, for TXT at `name`.
+async fn ask_server(
+    server: SocketAddr,
+    name: &Name,
+    value: &str,
+    timeout: Duration,
+) -> ServerAnswer {
+    let answer = match exchange::ask(server, name, RecordType::TXT, false, timeout).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            return ServerAnswer {
+                server,
+                seen: false,
+                error: Some(error.to_string()),
+            };
+        }
+    };
+    let rcode = answer.metadata.response_code;
+    let error = if !matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain) {
+        Some(format!("answered {rcode}"))
+    } else if !answer.metadata.authoritative {
+        Some("answered without the AA flag: not authoritative for the zone".to_owned())
+    } else {
+        None
+    };
+    let seen = error.is_none() && holds_value(&answer.answers, name, value);
+    ServerAnswer {
+        server,
+        seen,
+        error,
+    }
+}
+
+/// Whether `records` hold a TXT record at `name` whose character-strings join to `value`.
+fn holds_value(records: &[hickory_proto::rr::Record], name: &Name, value: &str) -> bool {
+    records
+        .iter()
+        .filter(|record| record.name == *name)
+        .any(|record| match &record.data {
+            RData::TXT(txt) => txt.txt_data.concat() == value.as_bytes(),
+            _ => false,
+        })
+}
+
+fn describe_miss(answer: &ServerAnswer) -> String {
+    match &answer.error {
+        Some(error) => format!("{} ({error})", answer.server),
+        None => answer.server.to_string(),
+    }
+}
+
+fn parse_fqdn(fqdn: &str) -> Result<Name, PropagationError> {
+    Name::from_ascii(canonical_name(fqdn)).map_err(|error| PropagationError::InvalidName {
+        name: fqdn.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
+/// The `nameserver` lines of a resolv.conf, at port 53.
+fn system_resolvers(path: &Path) -> Result<Vec<SocketAddr>, PropagationError> {
+    let error = |reason: String| PropagationError::Resolvers {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+    let resolvers = parse_resolv_conf(&text);
+    if resolvers.is_empty() {
+        return Err(error(
+            "no usable nameserver line; set propagation.resolvers".into(),
+        ));
+    }
+    Ok(resolvers)
+}
+
+fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|line| {
+            line.split_whitespace()
+                .collect::<Vec<_>>()
+                .get(..2)
+                .map(<[_]>::to_vec)
+        })
+        .filter(|words| words[0] == "nameserver")
+        .filter_map(|words| words[1].parse().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::challenge::Board;
+    use crate::dns::{DnsServerConfig, spawn};
+
+    #[test]
+    fn reads_nameserver_lines_and_skips_the_rest() {
+        let text = "# comment\nsearch x.test\nnameserver 127.0.0.53\nnameserver ::1\nnameserver fe80::1%eth0\n";
+        let found = parse_resolv_conf(text);
+        let expected: Vec<SocketAddr> = vec![
+            "127.0.0.53:53".parse().unwrap(),
+            "[::1]:53".parse().unwrap(),
+        ];
+        assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn matches_a_value_split_over_several_strings_only_at_the_name() {
+        use hickory_proto::rr::Record;
+        use hickory_proto::rr::rdata::TXT;
+        let name = Name::from_ascii("a.test.").unwrap();
+        let txt = RData::TXT(TXT::new(vec!["ab".into(), "cd".into()]));
+        let records = vec![Record::from_rdata(name.clone(), 60, txt)];
+        assert!(holds_value(&records, &name, "abcd"));
+        assert!(!holds_value(&records, &name, "ab"));
+        assert!(!holds_value(
+            &records,
+            &Name::from_ascii("b.test.").unwrap(),
+            "abcd"
+        ));
+    }
+
+    #[tokio::test]
+    async fn sees_a_value_once_the_authoritative_server_serves_it() {
+        let config = DnsServerConfig {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            zones: vec!["_acme-challenge.p.test.".into()],
+            nameserver: "ns.p.test.".into(),
+            ..DnsServerConfig::default()
+        };
+        let board = Arc::new(Board::new());
+        let server = spawn(&config, board.clone()).await.unwrap();
+        let checker = PropagationChecker::new(PropagationConfig {
+            resolvers: server.local_addrs().to_vec(),
+            ..PropagationConfig::default()
+        })
+        .unwrap();
+        let servers = AuthoritativeServers {
+            name: "_acme-challenge.p.test.".into(),
+            zone: "_acme-challenge.p.test.".into(),
+            servers: server.local_addrs().to_vec(),
+        };
+
+        let before = checker.check_servers(&servers, "token").await.unwrap();
+        assert_eq!((before[0].seen, &before[0].error), (false, &None));
+        board.add_txt("_acme-challenge.p.test", "token");
+        let after = checker.check_servers(&servers, "token").await.unwrap();
+        assert!(after[0].seen, "{after:?}");
+        server.shutdown().await;
+    }
+}
