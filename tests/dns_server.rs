@@ -267,6 +267,8 @@ async fn truncates_a_large_udp_answer_within_the_asked_size() {
         all.extend_from_slice(args);
         let out = dig(addr, &all).await;
         assert!(flags(&out).contains(&"tc".to_owned()), "{args:?}: {out}");
+        // Regression: hickory's encoder left bytes of the record that did not fit after the end.
+        assert!(!out.contains("extra bytes"), "{args:?}: {out}");
         let size: usize = out
             .lines()
             .find_map(|l| l.strip_prefix(";; MSG SIZE  rcvd: "))

@@ -6,9 +6,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{
+    Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, ResponseCode,
+};
 use hickory_proto::rr::{DNSClass, Record, RecordType};
 use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use tracing::{debug, warn};
@@ -28,7 +31,7 @@ pub(crate) struct ChallengeHandler {
     board: Arc<Board>,
 }
 
-/// A response before encoding; hickory's encoder sets TC when it does not fit.
+/// A response before encoding.
 #[derive(Debug)]
 struct Reply {
     metadata: Metadata,
@@ -92,10 +95,11 @@ impl RequestHandler for ChallengeHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let reply = self.reply(request);
+        let edns = response_edns(request.edns.as_ref());
+        let mut reply = self.reply(request);
+        reply.fit(request, edns.as_ref());
         trace_query(request, &reply);
 
-        let edns = response_edns(request.edns.as_ref());
         let response = MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
             reply.metadata,
             &reply.answers,
@@ -110,6 +114,47 @@ impl RequestHandler for ChallengeHandler {
                 failed(&request.metadata)
             }
         }
+    }
+}
+
+impl Reply {
+    /// Empty the reply and set TC when it does not fit the transport's size limit.
+    ///
+    /// N.B. hickory's encoder can truncate by itself, but its rollback leaves the bytes of the
+    /// record that did not fit after the end of the message; a TC answer without records avoids
+    /// that path, and a client retries over TCP anyway (RFC 2181 §9).
+    fn fit(&mut self, request: &Request, edns: Option<&Edns>) {
+        let limit = match request.protocol() {
+            Protocol::Udp => edns.map_or(MIN_UDP_PAYLOAD, Edns::max_payload),
+            _ => u16::MAX,
+        };
+        if self
+            .encoded_len(request, edns)
+            .is_none_or(|len| len > usize::from(limit))
+        {
+            self.metadata.truncation = true;
+            self.answers.clear();
+            self.authority.clear();
+        }
+    }
+
+    /// The size of this reply on the wire, or `None` when it cannot be encoded at all.
+    fn encoded_len(&self, request: &Request, edns: Option<&Edns>) -> Option<usize> {
+        let mut message = Message::new(self.metadata.id, MessageType::Response, OpCode::Query);
+        message.metadata = self.metadata;
+        message.add_queries(
+            request
+                .queries
+                .queries()
+                .iter()
+                .map(|q| q.original().clone()),
+        );
+        message.add_answers(self.answers.iter().cloned());
+        message.add_authorities(self.authority.iter().cloned());
+        if let Some(edns) = edns {
+            message.set_edns(edns.clone());
+        }
+        message.to_vec().ok().map(|bytes| bytes.len())
     }
 }
 

@@ -17,8 +17,8 @@
 //! - REFUSED outside the zones, for classes other than IN, and for AXFR/IXFR; NOTIMP for
 //!   opcodes other than QUERY; BADVERS for EDNS versions above 0.
 //!
-//! UDP answers honour the client's EDNS size up to 1232 bytes (512 without EDNS) and carry TC
-//! when cut. hickory logs one `info` line per response under `hickory_server`; filter it with
+//! UDP answers honour the client's EDNS size up to 1232 bytes (512 without EDNS); one that does
+//! not fit goes out with TC set and no records, and the client asks again over TCP. hickory logs one `info` line per response under `hickory_server`; filter it with
 //! `hickory_server=warn` if that is too much. Our own `debug` line per query is under
 //! `certkeeper::dns`.
 //!
