@@ -330,20 +330,22 @@ async fn curl(key: &str, args: &[&str]) -> bool {
     status.success()
 }
 
+/// A PowerDNS PATCH body replacing the TXT set at `name` with `values`, or deleting it.
 fn patch_body(name: &str, values: &[&str]) -> String {
-    let records: Vec<String> = values
+    // PowerDNS wants TXT content quoted inside the JSON string.
+    let records: Vec<_> = values
         .iter()
-        .map(|v| format!(r#"{{"content":"\"{v}\"","disabled":false}}"#))
+        .map(|v| serde_json::json!({ "content": format!("\"{v}\""), "disabled": false }))
         .collect();
     let change = if values.is_empty() {
         "DELETE"
     } else {
         "REPLACE"
     };
-    format!(
-        r#"{{"rrsets":[{{"name":"{name}","type":"TXT","ttl":60,"changetype":"{change}","records":[{}]}}]}}"#,
-        records.join(",")
-    )
+    let rrset = serde_json::json!({
+        "name": name, "type": "TXT", "ttl": 60, "changetype": change, "records": records,
+    });
+    serde_json::json!({ "rrsets": [rrset] }).to_string()
 }
 
 /// Sets TXT values at a unique name through the API and deletes them when dropped.

@@ -18,7 +18,9 @@
 //!   opcodes other than QUERY; BADVERS for EDNS versions above 0.
 //!
 //! UDP answers honour the client's EDNS size up to 1232 bytes (512 without EDNS); one that does
-//! not fit goes out with TC set and no records, and the client asks again over TCP. hickory logs one `info` line per response under `hickory_server`; filter it with
+//! not fit goes out with TC set and no records, and the client asks again over TCP.
+//!
+//! hickory logs one `info` line per response under `hickory_server`; filter it with
 //! `hickory_server=warn` if that is too much. Our own `debug` line per query is under
 //! `certkeeper::dns`.
 //!
@@ -29,6 +31,7 @@
 //! [`Server`]: hickory_server::Server
 //! [`RequestHandler`]: hickory_server::server::RequestHandler
 
+mod config;
 mod discovery;
 mod exchange;
 mod handler;
@@ -36,8 +39,7 @@ mod propagation;
 mod server;
 mod zone;
 
+pub use config::{DnsServerConfig, PropagationConfig};
 pub use exchange::ExchangeError;
-pub use propagation::{
-    AuthoritativeServers, PropagationChecker, PropagationConfig, PropagationError, ServerAnswer,
-};
-pub use server::{DnsError, DnsServer, DnsServerConfig, spawn};
+pub use propagation::{AuthoritativeServers, PropagationChecker, PropagationError, ServerAnswer};
+pub use server::{DnsError, DnsServer, spawn};

@@ -6,69 +6,18 @@
 //! asked (RD=0) on every poll.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, RecordType};
-use serde::Deserialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, info};
 
+use super::config::{PropagationConfig, system_resolvers};
 use super::discovery::Discovery;
 use super::exchange;
 use crate::challenge::canonical_name;
-
-const RESOLV_CONF: &str = "/etc/resolv.conf";
-
-/// Settings of the propagation check (`[propagation]` in the config file).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PropagationConfig {
-    /// Resolvers asked for the zone cut, NS names and their addresses. Empty means the
-    /// `nameserver` lines of /etc/resolv.conf.
-    #[serde(default)]
-    pub resolvers: Vec<SocketAddr>,
-    /// Port at which the discovered authoritative servers are asked.
-    #[serde(default = "default_nameserver_port")]
-    pub nameserver_port: u16,
-    /// How long [`PropagationChecker::wait_until_visible`] keeps polling.
-    #[serde(default = "default_timeout_secs")]
-    pub timeout_secs: u64,
-    /// Pause between two polls.
-    #[serde(default = "default_interval_secs")]
-    pub interval_secs: u64,
-    /// Time allowed for one question to one server.
-    #[serde(default = "default_query_timeout_ms")]
-    pub query_timeout_ms: u64,
-}
-
-impl Default for PropagationConfig {
-    /// Resolvers from /etc/resolv.conf, port 53, 10 minutes, every 2 s, 2 s per question.
-    fn default() -> Self {
-        Self {
-            resolvers: Vec::new(),
-            nameserver_port: default_nameserver_port(),
-            timeout_secs: default_timeout_secs(),
-            interval_secs: default_interval_secs(),
-            query_timeout_ms: default_query_timeout_ms(),
-        }
-    }
-}
-
-fn default_nameserver_port() -> u16 {
-    53
-}
-fn default_timeout_secs() -> u64 {
-    600
-}
-fn default_interval_secs() -> u64 {
-    2
-}
-fn default_query_timeout_ms() -> u64 {
-    2000
-}
 
 /// Why a propagation check could not conclude.
 #[derive(Debug, thiserror::Error)]
@@ -170,9 +119,13 @@ pub struct PropagationChecker {
 
 impl PropagationChecker {
     /// A checker using `config`; reads /etc/resolv.conf when `config.resolvers` is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`PropagationError::Resolvers`] when resolv.conf is unreadable or lists no nameserver.
     pub fn new(config: PropagationConfig) -> Result<Self, PropagationError> {
         let resolvers = if config.resolvers.is_empty() {
-            system_resolvers(Path::new(RESOLV_CONF))?
+            system_resolvers()?
         } else {
             config.resolvers.clone()
         };
@@ -180,6 +133,11 @@ impl PropagationChecker {
     }
 
     /// Find the zone holding `fqdn` (after any CNAME) and the addresses of its servers.
+    ///
+    /// # Errors
+    ///
+    /// When no resolver answers, the CNAME chain loops, no SOA is found, or the zone's NS
+    /// names have no address; each error names the name or zone concerned.
     pub async fn authoritative_servers(
         &self,
         fqdn: &str,
@@ -227,6 +185,11 @@ impl PropagationChecker {
     }
 
     /// Ask every authoritative server of `fqdn`'s zone, once, whether it serves TXT `value`.
+    ///
+    /// # Errors
+    ///
+    /// Only discovery errors, as [`Self::authoritative_servers`]; a server that fails to answer
+    /// is reported in its [`ServerAnswer::error`].
     pub async fn check(
         &self,
         fqdn: &str,
@@ -238,6 +201,10 @@ impl PropagationChecker {
 
     /// Ask each of `servers` once, concurrently, whether it serves TXT `value`; answers come
     /// back in the order of `servers.servers`.
+    ///
+    /// # Errors
+    ///
+    /// [`PropagationError::InvalidName`] when `servers.name` is not a domain name.
     pub async fn check_servers(
         &self,
         servers: &AuthoritativeServers,
@@ -250,16 +217,22 @@ impl PropagationChecker {
             asks.spawn(async move { (index, ask_server(server, &name, &value, timeout).await) });
         }
 
-        let mut answers = Vec::with_capacity(servers.servers.len());
+        let mut answers: Vec<ServerAnswer> = servers.servers.iter().map(|&s| lost(s)).collect();
         while let Some(joined) = asks.join_next().await {
-            answers.push(joined.expect("a server check only awaits sockets and does not panic"));
+            if let Ok((index, answer)) = joined {
+                answers[index] = answer;
+            }
         }
-        answers.sort_by_key(|(index, _)| *index);
-        Ok(answers.into_iter().map(|(_, answer)| answer).collect())
+        Ok(answers)
     }
 
     /// Poll until every authoritative server serves TXT `value` at `fqdn`, or the timeout
     /// passes. Discovery failures are retried too: a zone may be in the middle of a change.
+    ///
+    /// # Errors
+    ///
+    /// [`PropagationError::NotVisible`] naming the name, the value and each server still
+    /// without it; or the last discovery error when discovery was failing at the deadline.
     pub async fn wait_until_visible(
         &self,
         fqdn: &str,
@@ -270,7 +243,12 @@ impl PropagationChecker {
         loop {
             let missing = match self.poll_once(fqdn, value).await {
                 Ok(None) => {
-                    info!(name = fqdn, elapsed = ?started.elapsed(), "dns-01 value visible on every server");
+                    let elapsed = started.elapsed();
+                    info!(
+                        name = fqdn,
+                        ?elapsed,
+                        "dns-01 value visible on every server"
+                    );
                     return Ok(());
                 }
                 Ok(Some(missing)) => Some(missing),
@@ -363,6 +341,16 @@ fn holds_value(records: &[hickory_proto::rr::Record], name: &Name, value: &str) 
         })
 }
 
+/// The answer recorded for a server whose check task never reported (it cannot panic, but a
+/// missing report must never count as seen).
+fn lost(server: SocketAddr) -> ServerAnswer {
+    ServerAnswer {
+        server,
+        seen: false,
+        error: Some("the check did not complete".to_owned()),
+    }
+}
+
 fn describe_miss(answer: &ServerAnswer) -> String {
     match &answer.error {
         Some(error) => format!("{} ({error})", answer.server),
@@ -377,54 +365,13 @@ fn parse_fqdn(fqdn: &str) -> Result<Name, PropagationError> {
     })
 }
 
-/// The `nameserver` lines of a resolv.conf, at port 53.
-fn system_resolvers(path: &Path) -> Result<Vec<SocketAddr>, PropagationError> {
-    let error = |reason: String| PropagationError::Resolvers {
-        path: path.display().to_string(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-    let resolvers = parse_resolv_conf(&text);
-    if resolvers.is_empty() {
-        return Err(error(
-            "no usable nameserver line; set propagation.resolvers".into(),
-        ));
-    }
-    Ok(resolvers)
-}
-
-fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
-    text.lines()
-        .filter_map(|line| {
-            line.split_whitespace()
-                .collect::<Vec<_>>()
-                .get(..2)
-                .map(<[_]>::to_vec)
-        })
-        .filter(|words| words[0] == "nameserver")
-        .filter_map(|words| words[1].parse().ok())
-        .map(|ip| SocketAddr::new(ip, 53))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::challenge::Board;
-    use crate::dns::{DnsServerConfig, spawn};
-
-    #[test]
-    fn reads_nameserver_lines_and_skips_the_rest() {
-        let text = "# comment\nsearch x.test\nnameserver 127.0.0.53\nnameserver ::1\nnameserver fe80::1%eth0\n";
-        let found = parse_resolv_conf(text);
-        let expected: Vec<SocketAddr> = vec![
-            "127.0.0.53:53".parse().unwrap(),
-            "[::1]:53".parse().unwrap(),
-        ];
-        assert_eq!(found, expected);
-    }
+    use crate::dns::{DnsServerConfig, PropagationConfig, spawn};
 
     #[test]
     fn matches_a_value_split_over_several_strings_only_at_the_name() {

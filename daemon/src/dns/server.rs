@@ -1,15 +1,15 @@
 //! Configuration, sockets and lifetime of the authoritative server.
 
 use std::io;
-use std::net::{Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_server::Server;
-use serde::Deserialize;
 use tokio::net::{TcpListener, UdpSocket};
 use tracing::{info, warn};
 
+use super::config::DnsServerConfig;
 use super::handler::ChallengeHandler;
 use super::zone::{SoaTemplate, Zones, parse_name};
 use crate::challenge::Board;
@@ -22,49 +22,6 @@ const TCP_RESPONSE_BUFFER: usize = 32;
 const PORT_ZERO_ATTEMPTS: usize = 8;
 /// How long [`DnsServer::shutdown`] waits for the listeners to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// Settings of the built-in authoritative DNS server (`[dns_server]` in the config file).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DnsServerConfig {
-    /// Addresses to serve on, UDP and TCP each. The default `[::]:53` is one dual-stack socket
-    /// on Linux (IPv4 arrives v4-mapped); on a host without IPv6 use `0.0.0.0:53`.
-    #[serde(default = "default_listen")]
-    pub listen: Vec<SocketAddr>,
-    /// The zones delegated to certkeeper by NS records, e.g. `_acme-challenge.example.com.`.
-    pub zones: Vec<String>,
-    /// The NS target name the zones are delegated to, served in NS and as the SOA MNAME.
-    pub nameserver: String,
-    /// The SOA RNAME (mailbox as a name). Empty means `hostmaster.<zone>` for each zone.
-    #[serde(default)]
-    pub hostmaster: String,
-    /// TTL of every record served, and the SOA minimum (the negative-caching TTL). Keep it
-    /// small: a CA's resolver must not remember a missing value for long.
-    #[serde(default = "default_ttl")]
-    pub ttl: u32,
-}
-
-impl Default for DnsServerConfig {
-    /// Dual-stack port 53, TTL 60, no zones and no nameserver: both must be set before
-    /// [`spawn`] accepts the config.
-    fn default() -> Self {
-        Self {
-            listen: default_listen(),
-            zones: Vec::new(),
-            nameserver: String::new(),
-            hostmaster: String::new(),
-            ttl: default_ttl(),
-        }
-    }
-}
-
-fn default_listen() -> Vec<SocketAddr> {
-    vec![SocketAddr::from((Ipv6Addr::UNSPECIFIED, 53))]
-}
-
-fn default_ttl() -> u32 {
-    60
-}
 
 /// Why the DNS server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +80,11 @@ impl std::fmt::Debug for DnsServer {
 ///
 /// Each listen address gets one UDP socket and one TCP listener on the same port, also when
 /// the configured port is 0.
+///
+/// # Errors
+///
+/// [`DnsError`] naming the bad zone or name, an empty `zones` or `listen`, or the address that
+/// could not be bound.
 pub async fn spawn(config: &DnsServerConfig, board: Arc<Board>) -> Result<DnsServer, DnsError> {
     let zones = zones_from(config)?;
     if config.listen.is_empty() {
@@ -150,6 +112,7 @@ pub async fn spawn(config: &DnsServerConfig, board: Arc<Board>) -> Result<DnsSer
 
 impl DnsServer {
     /// The addresses actually bound, in `listen` order (port 0 resolved).
+    #[must_use]
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
     }
@@ -245,20 +208,6 @@ mod tests {
             nameserver: "ns.certkeeper.test.".into(),
             ..DnsServerConfig::default()
         }
-    }
-
-    #[test]
-    fn config_defaults_to_dual_stack_port_53_and_ttl_60() {
-        let parsed: DnsServerConfig =
-            toml::from_str("zones = [\"z.test\"]\nnameserver = \"ns.test.\"").unwrap();
-        assert_eq!(
-            parsed.listen,
-            vec!["[::]:53".parse::<SocketAddr>().unwrap()]
-        );
-        assert_eq!(parsed.ttl, 60);
-        assert!(
-            toml::from_str::<DnsServerConfig>("zones = []\nnameserver = \"a.\"\nx = 1").is_err()
-        );
     }
 
     #[tokio::test]
