@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use certkeeper::challenge::Board;
 use certkeeper::dns::{self, DnsServer, DnsServerConfig, PropagationChecker, PropagationConfig};
+use tokio::io::AsyncWriteExt;
 use tokio::net::UdpSocket;
 use tokio::process::Command;
 
@@ -233,8 +234,10 @@ async fn survives_hostile_packets_and_keeps_answering() {
     for packet in hostile_packets() {
         socket.send_to(&packet, addr).await.unwrap();
     }
-    // Whatever comes back must be a response with our id, never an echo of the garbage.
+    // Whatever comes back is a DNS response (QR set), never an echo of the garbage; the
+    // packets with a readable header but a broken question get FORMERR.
     let mut buffer = [0; 2048];
+    let mut formerr = 0;
     while let Ok(Ok((len, _))) =
         tokio::time::timeout(Duration::from_millis(300), socket.recv_from(&mut buffer)).await
     {
@@ -243,9 +246,23 @@ async fn survives_hostile_packets_and_keeps_answering() {
             "not a response: {:?}",
             &buffer[..len]
         );
+        formerr += usize::from(buffer[3] & 0x0f == 1);
+    }
+    assert!(formerr >= 3, "only {formerr} FORMERR answers");
+
+    for framed in [
+        &[0xff, 0xff, 1, 2, 3][..],
+        &[0, 2, 0xde, 0xad],
+        &[0, 12, 0, 0],
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(framed).await.unwrap();
+        drop(stream);
     }
 
     let out = dig(addr, &["TXT", ZONE]).await;
+    assert!(out.contains("\"still-here\""), "{out}");
+    let out = dig(addr, &["+tcp", "TXT", ZONE]).await;
     assert!(out.contains("\"still-here\""), "{out}");
 }
 
@@ -330,31 +347,39 @@ async fn curl(key: &str, args: &[&str]) -> bool {
     status.success()
 }
 
-/// A PowerDNS PATCH body replacing the TXT set at `name` with `values`, or deleting it.
-fn patch_body(name: &str, values: &[&str]) -> String {
-    // PowerDNS wants TXT content quoted inside the JSON string.
-    let records: Vec<_> = values
+/// A PowerDNS PATCH body replacing the `rtype` set at `name` with `contents`, or deleting it.
+fn patch_body(name: &str, rtype: &str, contents: &[String]) -> String {
+    let records: Vec<_> = contents
         .iter()
-        .map(|v| serde_json::json!({ "content": format!("\"{v}\""), "disabled": false }))
+        .map(|content| serde_json::json!({ "content": content, "disabled": false }))
         .collect();
-    let change = if values.is_empty() {
+    let change = if contents.is_empty() {
         "DELETE"
     } else {
         "REPLACE"
     };
     let rrset = serde_json::json!({
-        "name": name, "type": "TXT", "ttl": 60, "changetype": change, "records": records,
+        "name": name, "type": rtype, "ttl": 60, "changetype": change, "records": records,
     });
     serde_json::json!({ "rrsets": [rrset] }).to_string()
 }
 
-/// Sets TXT values at a unique name through the API and deletes them when dropped.
+/// An rrset at a unique name, set through the PowerDNS API and deleted when dropped.
 struct PdnsRecord<'a> {
     pdns: &'a Pdns,
     name: String,
+    rtype: &'static str,
 }
 
-impl PdnsRecord<'_> {
+impl<'a> PdnsRecord<'a> {
+    fn new(pdns: &'a Pdns, prefix: &str, rtype: &'static str) -> Self {
+        Self {
+            pdns,
+            name: unique_name(prefix),
+            rtype,
+        }
+    }
+
     fn zone_url(&self) -> String {
         format!(
             "{}/api/v1/servers/localhost/zones/example.test.",
@@ -362,35 +387,27 @@ impl PdnsRecord<'_> {
         )
     }
 
-    async fn set(&self, values: &[&str]) {
-        let body = patch_body(&self.name, values);
-        let url = self.zone_url();
-        let args = [
-            "-f",
-            "-X",
-            "PATCH",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body,
-            &url,
-        ];
+    /// Replace the TXT values; PowerDNS wants each quoted inside the JSON string.
+    async fn set_txt(&self, values: &[&str]) {
+        let contents: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+        self.set(&contents).await;
+    }
+
+    async fn set(&self, contents: &[String]) {
+        let body = patch_body(&self.name, self.rtype, contents);
+        let (url, json) = (self.zone_url(), "Content-Type: application/json");
+        let args = ["-f", "-X", "PATCH", "-H", json, "-d", &body, &url];
         assert!(curl(&self.pdns.key, &args).await, "PowerDNS refused {body}");
     }
 }
 
 impl Drop for PdnsRecord<'_> {
     fn drop(&mut self) {
-        let body = patch_body(&self.name, &[]);
+        let body = patch_body(&self.name, self.rtype, &[]);
+        let key = format!("X-API-Key: {}", self.pdns.key);
         let _ = std::process::Command::new("curl")
             .args(["-sS", "--noproxy", "*", "--max-time", "5", "-X", "PATCH"])
-            .args([
-                "-H",
-                &format!("X-API-Key: {}", self.pdns.key),
-                "-d",
-                &body,
-                &self.zone_url(),
-            ])
+            .args(["-H", &key, "-d", &body, &self.zone_url()])
             .status();
     }
 }
@@ -433,10 +450,7 @@ async fn finds_the_zone_and_its_server_through_powerdns() {
 #[tokio::test]
 async fn sees_a_txt_value_only_after_powerdns_serves_it() {
     let pdns = pdns().await;
-    let record = PdnsRecord {
-        pdns: &pdns,
-        name: unique_name("seen"),
-    };
+    let record = PdnsRecord::new(&pdns, "seen", "TXT");
     let checker = checker(&pdns, 5);
 
     let before = checker.check(&record.name, "token-1").await.unwrap();
@@ -445,7 +459,7 @@ async fn sees_a_txt_value_only_after_powerdns_serves_it() {
         "{before:?}"
     );
 
-    record.set(&["token-0", "token-1"]).await;
+    record.set_txt(&["token-0", "token-1"]).await;
     let after = checker.check(&record.name, "token-1").await.unwrap();
     assert!(
         !after.is_empty() && after.iter().all(|a| a.seen),
@@ -460,11 +474,8 @@ async fn sees_a_txt_value_only_after_powerdns_serves_it() {
 #[tokio::test]
 async fn gives_up_naming_the_value_and_the_servers_that_lack_it() {
     let pdns = pdns().await;
-    let record = PdnsRecord {
-        pdns: &pdns,
-        name: unique_name("never"),
-    };
-    record.set(&["some-other-value"]).await;
+    let record = PdnsRecord::new(&pdns, "never", "TXT");
+    record.set_txt(&["some-other-value"]).await;
 
     let started = std::time::Instant::now();
     let error = checker(&pdns, 1)
@@ -483,4 +494,20 @@ async fn gives_up_naming_the_value_and_the_servers_that_lack_it() {
         error.contains(&format!("127.0.0.1:{}", pdns.dns.port())),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn follows_a_cname_on_the_challenge_name_to_where_the_record_lives() {
+    let pdns = pdns().await;
+    let target = PdnsRecord::new(&pdns, "target", "TXT");
+    target.set_txt(&["delegated-token"]).await;
+    let alias = PdnsRecord::new(&pdns, "alias", "CNAME");
+    alias.set(std::slice::from_ref(&target.name)).await;
+
+    let checker = checker(&pdns, 5);
+    let found = checker.authoritative_servers(&alias.name).await.unwrap();
+    assert_eq!(found.name, target.name);
+    assert_eq!(found.zone, "example.test.");
+    let answers = checker.check(&alias.name, "delegated-token").await.unwrap();
+    assert!(answers.iter().all(|a| a.seen), "{answers:?}");
 }
