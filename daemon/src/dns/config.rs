@@ -32,7 +32,7 @@ pub struct DnsServerConfig {
 
 impl Default for DnsServerConfig {
     /// Dual-stack port 53, TTL 60, no zones and no nameserver: both must be set before
-    /// [`spawn`] accepts the config.
+    /// [`spawn`](super::spawn) accepts the config.
     fn default() -> Self {
         Self {
             listen: default_listen(),
@@ -64,6 +64,8 @@ pub struct PropagationConfig {
     #[serde(default = "default_nameserver_port")]
     pub nameserver_port: u16,
     /// How long [`PropagationChecker::wait_until_visible`] keeps polling.
+    ///
+    /// [`PropagationChecker::wait_until_visible`]: super::PropagationChecker::wait_until_visible
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
     /// Pause between two polls.

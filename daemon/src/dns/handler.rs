@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hickory_proto::op::{
-    Edns, Header, HeaderCounts, Message, MessageType, Metadata, OpCode, ResponseCode,
+    Edns, Header, HeaderCounts, LowerQuery, Message, MessageType, Metadata, OpCode, ResponseCode,
 };
 use hickory_proto::rr::{DNSClass, Record, RecordType};
 use hickory_server::net::runtime::Time;
@@ -53,25 +53,17 @@ impl ChallengeHandler {
             authority: Vec::new(),
         };
 
-        if request.metadata.op_code != OpCode::Query {
-            reply.metadata.response_code = ResponseCode::NotImp;
-            return reply;
-        }
-        if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
-            reply.metadata.response_code = ResponseCode::BADVERS;
-            return reply;
-        }
-        let [query] = request.queries.queries() else {
-            reply.metadata.response_code = ResponseCode::FormErr;
-            return reply;
+        let query = match question(request) {
+            Ok(query) => query,
+            Err(rcode) => {
+                reply.metadata.response_code = rcode;
+                return reply;
+            }
         };
-        let (qname, qtype) = (query.original().name(), query.query_type());
-        if query.query_class() != DNSClass::IN || is_transfer(qtype) {
-            reply.metadata.response_code = ResponseCode::Refused;
-            return reply;
-        }
-
-        match self.zones.answer(&self.board, qname, qtype) {
+        match self
+            .zones
+            .answer(&self.board, query.original().name(), query.query_type())
+        {
             Outcome::Refused => reply.metadata.response_code = ResponseCode::Refused,
             Outcome::Authoritative {
                 rcode,
@@ -86,6 +78,23 @@ impl ChallengeHandler {
         }
         reply
     }
+}
+
+/// The one question a request may ask of the zones, or the rcode refusing it.
+fn question(request: &Request) -> Result<&LowerQuery, ResponseCode> {
+    if request.metadata.op_code != OpCode::Query {
+        return Err(ResponseCode::NotImp);
+    }
+    if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
+        return Err(ResponseCode::BADVERS);
+    }
+    let [query] = request.queries.queries() else {
+        return Err(ResponseCode::FormErr);
+    };
+    if query.query_class() != DNSClass::IN || is_transfer(query.query_type()) {
+        return Err(ResponseCode::Refused);
+    }
+    Ok(query)
 }
 
 #[async_trait]

@@ -149,32 +149,7 @@ impl PropagationChecker {
         let name = discovery.follow_cnames(&parse_fqdn(fqdn)?).await?;
         let zone = discovery.zone_apex(&name).await?;
 
-        let mut servers = Vec::new();
-        let nameservers = discovery.nameservers(&zone).await?;
-        for (host, glue) in &nameservers {
-            let addresses = if glue.is_empty() {
-                discovery.addresses(host).await
-            } else {
-                glue.clone()
-            };
-            servers.extend(
-                addresses
-                    .into_iter()
-                    .map(|ip| SocketAddr::new(ip, self.config.nameserver_port)),
-            );
-        }
-        servers.sort();
-        servers.dedup();
-        if servers.is_empty() {
-            let names: Vec<String> = nameservers
-                .iter()
-                .map(|(host, _)| host.to_string())
-                .collect();
-            return Err(PropagationError::NoNameserverAddresses {
-                zone: zone.to_string(),
-                names: names.join(", "),
-            });
-        }
+        let servers = self.server_addresses(&discovery, &zone).await?;
 
         debug!(name = %name, zone = %zone, servers = ?servers, "dns-01 authoritative servers");
         Ok(AuthoritativeServers {
@@ -290,6 +265,36 @@ impl PropagationChecker {
             "dns-01 propagation poll"
         );
         Ok((!missing.is_empty()).then(|| missing.join(", ")))
+    }
+
+    /// The addresses of `zone`'s nameservers (glue, else looked up) at `nameserver_port`.
+    async fn server_addresses(
+        &self,
+        discovery: &Discovery<'_>,
+        zone: &Name,
+    ) -> Result<Vec<SocketAddr>, PropagationError> {
+        let nameservers = discovery.nameservers(zone).await?;
+        let mut servers = Vec::new();
+        for (host, glue) in &nameservers {
+            let addresses = if glue.is_empty() {
+                discovery.addresses(host).await
+            } else {
+                glue.clone()
+            };
+            let port = self.config.nameserver_port;
+            servers.extend(addresses.into_iter().map(|ip| SocketAddr::new(ip, port)));
+        }
+        servers.sort();
+        servers.dedup();
+        if servers.is_empty() {
+            let names: Vec<String> = nameservers
+                .iter()
+                .map(|(host, _)| host.to_string())
+                .collect();
+            let (zone, names) = (zone.to_string(), names.join(", "));
+            return Err(PropagationError::NoNameserverAddresses { zone, names });
+        }
+        Ok(servers)
     }
 
     fn query_timeout(&self) -> Duration {
