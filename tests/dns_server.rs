@@ -7,7 +7,7 @@
 //! `CERTKEEPER_TEST_PDNS_KEY` point the tests elsewhere.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use certkeeper::challenge::Board;
@@ -380,13 +380,6 @@ impl<'a> PdnsRecord<'a> {
         }
     }
 
-    fn zone_url(&self) -> String {
-        format!(
-            "{}/api/v1/servers/localhost/zones/example.test.",
-            self.pdns.api
-        )
-    }
-
     /// Replace the TXT values; PowerDNS wants each quoted inside the JSON string.
     async fn set_txt(&self, values: &[&str]) {
         let contents: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
@@ -395,21 +388,54 @@ impl<'a> PdnsRecord<'a> {
 
     async fn set(&self, contents: &[String]) {
         let body = patch_body(&self.name, self.rtype, contents);
-        let (url, json) = (self.zone_url(), "Content-Type: application/json");
-        let args = ["-f", "-X", "PATCH", "-H", json, "-d", &body, &url];
-        assert!(curl(&self.pdns.key, &args).await, "PowerDNS refused {body}");
+        assert!(patch_zone(self.pdns, &body), "PowerDNS refused {body}");
     }
 }
 
 impl Drop for PdnsRecord<'_> {
     fn drop(&mut self) {
-        let body = patch_body(&self.name, self.rtype, &[]);
-        let key = format!("X-API-Key: {}", self.pdns.key);
-        let _ = std::process::Command::new("curl")
-            .args(["-sS", "--noproxy", "*", "--max-time", "5", "-X", "PATCH"])
-            .args(["-H", &key, "-d", &body, &self.zone_url()])
-            .status();
+        patch_zone(self.pdns, &patch_body(&self.name, self.rtype, &[]));
     }
+}
+
+/// PATCH zone `example.test.` and say whether PowerDNS took it.
+///
+/// N.B. PowerDNS on sqlite answers 500 "database is locked" to concurrent writers, so writes
+/// from this file are serialised and every write is retried (other tests may write too).
+/// Blocking, so it can run in `Drop`.
+fn patch_zone(pdns: &Pdns, body: &str) -> bool {
+    static WRITES: Mutex<()> = Mutex::new(());
+    let _serialised = WRITES.lock().unwrap_or_else(PoisonError::into_inner);
+    let url = format!("{}/api/v1/servers/localhost/zones/example.test.", pdns.api);
+    let key = format!("X-API-Key: {}", pdns.key);
+    for attempt in 1..=5 {
+        let status = std::process::Command::new("curl")
+            .args([
+                "-sS",
+                "-f",
+                "--noproxy",
+                "*",
+                "--max-time",
+                "5",
+                "-X",
+                "PATCH",
+            ])
+            .args([
+                "-H",
+                &key,
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                body,
+                &url,
+            ])
+            .status();
+        if status.is_ok_and(|status| status.success()) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200 * attempt));
+    }
+    false
 }
 
 fn unique_name(prefix: &str) -> String {
