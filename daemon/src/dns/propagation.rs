@@ -77,7 +77,7 @@ pub enum PropagationError {
     /// The value did not appear on every server before the timeout.
     #[error("TXT {value:?} at {name} not visible after {waited:?} on: {missing}")]
     NotVisible {
-        /// The name checked (after CNAMEs).
+        /// The name as given to [`PropagationChecker::wait_until_visible`].
         name: String,
         /// The value expected.
         value: String,
