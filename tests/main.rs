@@ -4,5 +4,6 @@
 
 mod bad_input;
 mod dns01;
+mod dns_server;
 mod issuance;
 mod support;

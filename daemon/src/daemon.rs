@@ -27,7 +27,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let store = Arc::new(Store::open(&config.store)?);
     let board = Arc::new(Board::new());
     let plugins = Arc::new(load_plugins(&config)?);
-    let propagation = Arc::new(PropagationChecker::new(config.propagation.clone()));
+    let propagation = Arc::new(PropagationChecker::new(config.propagation.clone())?);
     let zones = config
         .dns_server
         .as_ref()

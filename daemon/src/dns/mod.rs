@@ -1,52 +1,45 @@
-//! Placeholder until the DNS branch lands: the agreed interface only.
-#![allow(missing_docs, dead_code, unreachable_pub, clippy::unused_async)]
-use std::net::SocketAddr;
-use std::sync::Arc;
+//! DNS for DNS-01: the built-in authoritative server and the propagation checker.
+//!
+//! **Server.** Users delegate a zone such as `_acme-challenge.example.com.` to certkeeper with
+//! an NS record; certkeeper then answers for it from the in-memory
+//! [`Board`](crate::challenge::Board). It is built on hickory-server's [`Server`] with our own
+//! [`RequestHandler`]: hickory owns the sockets, framing, TCP timeouts, FORMERR for unparsable
+//! packets and truncation at the UDP size, while `handler.rs` and `zone.rs` decide each answer.
+//! hickory's catalog and in-memory zone store were not used: their records are static, while
+//! ours change with every order and must be read from the board at query time.
+//!
+//! What it answers (all with AA set, never RA, nothing ever forwarded):
+//! - TXT at any name in a zone: every value the board holds there (wildcard and apex share one);
+//! - SOA and NS at each apex; the SOA minimum and every TTL is the configured `ttl`;
+//! - NODATA (SOA in authority) for a name that exists without that type, NXDOMAIN (SOA in
+//!   authority) for a name that does not;
+//! - ANY like TXT, a small subset as RFC 8482 §4.1 allows;
+//! - REFUSED outside the zones, for classes other than IN, and for AXFR/IXFR; NOTIMP for
+//!   opcodes other than QUERY; BADVERS for EDNS versions above 0.
+//!
+//! UDP answers honour the client's EDNS size up to 1232 bytes (512 without EDNS); one that does
+//! not fit goes out with TC set and no records, and the client asks again over TCP.
+//!
+//! hickory logs one `info` line per response under `hickory_server`; filter it with
+//! `hickory_server=warn` if that is too much. Our own `debug` line per query is under
+//! `certkeeper::dns`.
+//!
+//! **Propagation.** [`PropagationChecker`] finds the zone's authoritative servers through the
+//! configured resolvers and then asks those servers directly, uncached, until each serves the
+//! value.
+//!
+//! [`Server`]: hickory_server::Server
+//! [`RequestHandler`]: hickory_server::server::RequestHandler
 
-use serde::Deserialize;
+mod config;
+mod discovery;
+mod exchange;
+mod handler;
+mod propagation;
+mod server;
+mod zone;
 
-use crate::challenge::Board;
-
-#[derive(Debug, Clone, Deserialize, Default)]
-pub struct DnsServerConfig {
-    #[serde(default)]
-    pub listen: Vec<SocketAddr>,
-    #[serde(default)]
-    pub zones: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-pub struct PropagationConfig {
-    #[serde(default)]
-    pub resolvers: Vec<SocketAddr>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("dns: {0}")]
-pub struct DnsError(String);
-
-pub struct DnsServer;
-impl DnsServer {
-    pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        Vec::new()
-    }
-    pub async fn shutdown(self) {}
-}
-
-pub async fn spawn(_c: &DnsServerConfig, _b: Arc<Board>) -> Result<DnsServer, DnsError> {
-    Ok(DnsServer)
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("propagation: {0}")]
-pub struct PropagationError(String);
-
-pub struct PropagationChecker;
-impl PropagationChecker {
-    pub fn new(_c: PropagationConfig) -> Self {
-        Self
-    }
-    pub async fn wait_until_visible(&self, _f: &str, _v: &str) -> Result<(), PropagationError> {
-        Ok(())
-    }
-}
+pub use config::{DnsServerConfig, PropagationConfig};
+pub use exchange::ExchangeError;
+pub use propagation::{AuthoritativeServers, PropagationChecker, PropagationError, ServerAnswer};
+pub use server::{DnsError, DnsServer, spawn};
