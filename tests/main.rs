@@ -2,4 +2,5 @@
 //!
 //! `scripts/peers.sh start` brings the peers up on loopback; `.ci/run` does that first.
 
+mod powerdns_plugin;
 mod support;
