@@ -120,12 +120,13 @@ async fn powerdns_plugin_keeps_other_values_when_presenting_and_cleaning_up() {
         ZONE
     );
 
-    host.present("pdns-test", &name, "wildcard-value", 60)
-        .await
-        .expect("present first value");
-    host.present("pdns-test", &name, "apex-value", 60)
-        .await
-        .expect("present second value");
+    // At once, as an order for a wildcard and its apex does it.
+    let (wildcard, apex) = tokio::join!(
+        host.present("pdns-test", &name, "wildcard-value", 60),
+        host.present("pdns-test", &name, "apex-value", 60),
+    );
+    wildcard.expect("present the wildcard's value");
+    apex.expect("present the apex's value");
     host.present("pdns-test", &name, "apex-value", 60)
         .await
         .expect("present is idempotent");

@@ -69,7 +69,7 @@ impl PluginHost {
     pub fn load(dir: &Path, providers: Vec<ProviderConfig>) -> Result<Self, PluginError> {
         let mut host = Self::empty()?;
         for path in wasm_files(dir)? {
-            let plugin = component::load(host.linker.engine(), &host.linker, &path, &host.limits)?;
+            let plugin = component::load(&host.linker, &path, &host.limits)?;
             if let Some(first) = host.plugins.get(&plugin.info.name) {
                 return Err(PluginError::DuplicatePlugin {
                     name: plugin.info.name.clone(),
@@ -91,7 +91,7 @@ impl PluginHost {
     /// Loads one plugin file, replacing a loaded plugin of the same name. Calls in flight finish
     /// on the plugin they started with. On error nothing changes.
     pub fn load_file(&mut self, path: &Path) -> Result<PluginInfo, PluginError> {
-        let plugin = component::load(self.linker.engine(), &self.linker, path, &self.limits)?;
+        let plugin = component::load(&self.linker, path, &self.limits)?;
         let info = plugin.info.clone();
         self.insert(plugin);
         Ok(info)
@@ -234,9 +234,18 @@ impl PluginHost {
         let unknown = || PluginCallError::UnknownProvider(name.to_owned());
         let provider = self.providers.get(name).cloned().ok_or_else(unknown)?;
         let plugin_name = provider.config.plugin.clone();
-        let plugin = self.plugins.get(&plugin_name).cloned();
-        let span = info_span!("plugin_call", provider = name, plugin = %plugin_name, %operation);
+        let plugin = self.plugins.get(&plugin_name).cloned().ok_or_else(|| {
+            let why = format!("plugin {plugin_name} is not loaded");
+            CallFailure::Host(HostFault::Instantiate(why))
+        });
+        let span = info_span!("plugin_call", provider = %name, plugin = %plugin_name, %operation);
 
+        let _writing = match operation {
+            Operation::Present | Operation::Cleanup => {
+                Some(provider.writes.clone().lock_owned().await)
+            }
+            _ => None,
+        };
         let limits = self.limits;
         let access = HttpAccess {
             runtime: Handle::current(),
@@ -249,10 +258,7 @@ impl PluginHost {
             let span = span.clone();
             move || {
                 let _entered = span.enter();
-                let plugin = plugin.ok_or_else(|| {
-                    let why = format!("plugin {plugin_name} is not loaded");
-                    CallFailure::Host(HostFault::Instantiate(why))
-                })?;
+                let plugin = plugin?;
                 let state = CallState::new(&plugin.info.name, provider, &limits, Some(access));
                 call::run(&plugin.pre, state, &limits, f)
             }
@@ -260,51 +266,42 @@ impl PluginHost {
         let outcome = task.instrument(span.clone()).await;
 
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let result = self.outcome(name, operation, outcome);
+        let result = call_error(name, &plugin_name, operation, outcome);
         span.in_scope(|| match &result {
             Ok(_) => debug!(elapsed_ms, "plugin call succeeded"),
             Err(error) => warn!(%error, elapsed_ms, "plugin call failed"),
         });
         result
     }
+}
 
-    fn outcome<R>(
-        &self,
-        name: &str,
-        operation: Operation,
-        outcome: Result<Result<R, CallFailure>, tokio::task::JoinError>,
-    ) -> Result<R, PluginCallError> {
-        let provider = name.to_owned();
-        let plugin = self
-            .providers
-            .get(name)
-            .map(|p| p.config.plugin.clone())
-            .unwrap_or_default();
-        match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(CallFailure::Provider(error))) => Err(PluginCallError::Provider {
-                provider,
-                plugin,
-                operation,
-                error,
-            }),
-            Ok(Err(CallFailure::Host(fault))) => Err(PluginCallError::Host {
-                provider,
-                plugin,
-                operation,
-                fault,
-            }),
-            Err(join) => {
-                let fault = HostFault::Worker(join.to_string());
-                Err(PluginCallError::Host {
-                    provider,
-                    plugin,
-                    operation,
-                    fault,
-                })
-            }
-        }
-    }
+/// Names the provider, plugin and operation in a call's failure.
+fn call_error<R>(
+    provider: &str,
+    plugin: &str,
+    operation: Operation,
+    outcome: Result<Result<R, CallFailure>, tokio::task::JoinError>,
+) -> Result<R, PluginCallError> {
+    let (provider, plugin) = (provider.to_owned(), plugin.to_owned());
+    let failure = match outcome {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(failure)) => failure,
+        Err(join) => CallFailure::Host(HostFault::Worker(join.to_string())),
+    };
+    Err(match failure {
+        CallFailure::Provider(error) => PluginCallError::Provider {
+            provider,
+            plugin,
+            operation,
+            error,
+        },
+        CallFailure::Host(fault) => PluginCallError::Host {
+            provider,
+            plugin,
+            operation,
+            fault,
+        },
+    })
 }
 
 type CallResult<R> = wasmtime::Result<Result<R, WitProviderError>>;

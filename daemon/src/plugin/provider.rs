@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -87,6 +88,9 @@ const REDACTED: &str = "[redacted]";
 pub(super) struct Provider {
     pub(super) config: ProviderConfig,
     allowed: Vec<AllowedHost>,
+    /// Held across `present` and `cleanup`: plugins for record-set APIs read, merge and write
+    /// back, and two such calls for one name at once (wildcard and apex) would lose a value.
+    pub(super) writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// One parsed `allowed_hosts` entry.
@@ -110,7 +114,11 @@ impl Provider {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { config, allowed })
+        Ok(Self {
+            config,
+            allowed,
+            writes: Arc::default(),
+        })
     }
 
     /// The instance used while loading a plugin: no settings, no hosts.
@@ -125,6 +133,7 @@ impl Provider {
         Self {
             config,
             allowed: Vec::new(),
+            writes: Arc::default(),
         }
     }
 
