@@ -55,11 +55,11 @@ const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 
 /// Reads, checks and compiles the plugin at `path`, then asks it for its metadata.
 pub(super) fn load(
-    engine: &Engine,
     linker: &Linker<CallState>,
     path: &Path,
     limits: &PluginLimits,
 ) -> Result<LoadedPlugin, PluginError> {
+    let engine = linker.engine();
     let bytes = std::fs::read(path).map_err(|source| PluginError::Io {
         path: path.to_owned(),
         source,

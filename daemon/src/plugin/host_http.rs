@@ -67,7 +67,7 @@ impl Host for CallState {
         {
             let (plugin, provider) = (self.plugin.as_str(), self.provider.name());
             let host = target.authority();
-            warn!(plugin, provider, %host, "plugin request refused: host not in allowed_hosts");
+            warn!(%plugin, %provider, %host, "plugin request refused: host not in allowed_hosts");
             return Err(HttpError::HostNotAllowed(host));
         }
         send(

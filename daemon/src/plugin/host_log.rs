@@ -22,11 +22,11 @@ impl Host for CallState {
 
         let (plugin, provider) = (self.plugin.as_str(), self.provider.name());
         match level {
-            Level::Trace => trace!(plugin, provider, "{message}"),
-            Level::Debug => debug!(plugin, provider, "{message}"),
-            Level::Info => info!(plugin, provider, "{message}"),
-            Level::Warn => warn!(plugin, provider, "{message}"),
-            Level::Error => error!(plugin, provider, "{message}"),
+            Level::Trace => trace!(%plugin, %provider, "{message}"),
+            Level::Debug => debug!(%plugin, %provider, "{message}"),
+            Level::Info => info!(%plugin, %provider, "{message}"),
+            Level::Warn => warn!(%plugin, %provider, "{message}"),
+            Level::Error => error!(%plugin, %provider, "{message}"),
         }
     }
 }

@@ -178,3 +178,73 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .windows(needle.len())
         .position(|window| window == needle)
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_host_is_logged_as_a_warning_naming_plugin_provider_and_host() {
+    let logs = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    // N.B. global: the refusal is logged on a blocking thread, where a scoped default is not seen.
+    tracing::subscriber::set_global_default(subscriber).expect("only this test sets a subscriber");
+    let bytes = std::fs::read(powerdns_wasm()).expect("read powerdns.wasm");
+    let dir = dir_with("powerdns.wasm", &bytes);
+    let config = serde_json::json!({
+        "name": "pdns-sandbox", "plugin": "powerdns", "allowed_hosts": ["127.0.0.1:8081"],
+        "settings": { "server_url": "http://127.0.0.2:9", "api_key": "very-secret-key" },
+    });
+    let host = PluginHost::load(dir.path(), vec![serde_json::from_value(config).unwrap()]).unwrap();
+
+    let error = host.test_connection("pdns-sandbox").await.unwrap_err();
+
+    assert!(error.to_string().contains("127.0.0.2:9"), "{error}");
+    let logs = logs.text();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("not in allowed_hosts"))
+        .unwrap_or_else(|| {
+            panic!("no refusal logged in:\n{logs}");
+        });
+    assert!(line.contains("WARN"), "{line}");
+    for field in [
+        "plugin=powerdns",
+        "provider=pdns-sandbox",
+        "host=127.0.0.2:9",
+    ] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
+    assert!(
+        !logs.contains("very-secret-key"),
+        "the API key was logged:\n{logs}"
+    );
+}
+
+/// Log output collected in memory.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
