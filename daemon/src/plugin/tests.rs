@@ -23,11 +23,17 @@ fn powerdns_wasm() -> PathBuf {
     path
 }
 
-/// A directory holding only `file` under `name`.
+/// A directory holding only `bytes`, as file `name`.
 fn dir_with(name: &str, bytes: &[u8]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join(name), bytes).expect("write test plugin");
     dir
+}
+
+/// A directory holding a copy of the built `powerdns.wasm`.
+fn dir_with_powerdns() -> tempfile::TempDir {
+    let bytes = std::fs::read(powerdns_wasm()).expect("read powerdns.wasm");
+    dir_with("powerdns.wasm", &bytes)
 }
 
 fn provider(name: &str, plugin: &str) -> ProviderConfig {
@@ -37,8 +43,7 @@ fn provider(name: &str, plugin: &str) -> ProviderConfig {
 
 #[test]
 fn loads_the_powerdns_component_and_reads_its_metadata() {
-    let bytes = std::fs::read(powerdns_wasm()).expect("read powerdns.wasm");
-    let dir = dir_with("powerdns.wasm", &bytes);
+    let dir = dir_with_powerdns();
 
     let host = PluginHost::load(dir.path(), vec![provider("pdns", "powerdns")]).unwrap();
 
@@ -114,8 +119,7 @@ fn a_component_built_for_another_contract_version_is_refused_naming_both_version
 
 #[test]
 fn a_provider_naming_a_plugin_that_is_not_loaded_is_refused() {
-    let bytes = std::fs::read(powerdns_wasm()).expect("read powerdns.wasm");
-    let dir = dir_with("powerdns.wasm", &bytes);
+    let dir = dir_with_powerdns();
 
     let error = PluginHost::load(dir.path(), vec![provider("cf", "cloudflare")])
         .err()
@@ -135,8 +139,7 @@ fn a_provider_naming_a_plugin_that_is_not_loaded_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_setting_comes_back_as_the_plugins_bad_config_error() {
-    let bytes = std::fs::read(powerdns_wasm()).expect("read powerdns.wasm");
-    let dir = dir_with("powerdns.wasm", &bytes);
+    let dir = dir_with_powerdns();
     let host = PluginHost::load(dir.path(), vec![provider("pdns", "powerdns")]).unwrap();
 
     let error = host
@@ -188,8 +191,7 @@ async fn a_refused_host_is_logged_as_a_warning_naming_plugin_provider_and_host()
         .finish();
     // N.B. global: the refusal is logged on a blocking thread, where a scoped default is not seen.
     tracing::subscriber::set_global_default(subscriber).expect("only this test sets a subscriber");
-    let bytes = std::fs::read(powerdns_wasm()).expect("read powerdns.wasm");
-    let dir = dir_with("powerdns.wasm", &bytes);
+    let dir = dir_with_powerdns();
     let config = serde_json::json!({
         "name": "pdns-sandbox", "plugin": "powerdns", "allowed_hosts": ["127.0.0.1:8081"],
         "settings": { "server_url": "http://127.0.0.2:9", "api_key": "very-secret-key" },
