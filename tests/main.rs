@@ -6,4 +6,5 @@ mod bad_input;
 mod dns01;
 mod dns_server;
 mod issuance;
+mod powerdns_plugin;
 mod support;

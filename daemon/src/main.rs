@@ -46,7 +46,8 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
 
 /// Logs go to stderr; `RUST_LOG` filters them and `CERTKEEPER_LOG_FORMAT=json` makes them JSON.
 fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,hickory_server=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,hickory_server=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,55 +1,351 @@
-//! Placeholder until the plugin branch lands: the agreed interface only.
-#![allow(missing_docs, dead_code, unreachable_pub, clippy::unused_async)]
+//! The plugin host: DNS providers as sandboxed WebAssembly components.
+//!
+//! A provider's API client is third-party code that holds credentials, so it runs as a
+//! component of the `dns-provider` world in `wit/`, under wasmtime, with nothing but what the
+//! contract gives it: no filesystem, environment or sockets; HTTP only through the host and only
+//! to the instance's `allowed_hosts`; its own settings; a logger. Every call gets a fresh
+//! instance with a memory limit and a wall-clock deadline, on a blocking thread, so a plugin that
+//! loops, grows or traps costs one failed call and nothing else.
+//!
+//! One file per WIT interface the host implements (`host_http`, `host_log`, `host_config`);
+//! `component` loads and checks files, `call` runs one call, `provider` holds the instances.
+
+mod call;
+mod component;
+mod error;
+mod host_config;
+mod host_http;
+mod host_log;
+mod provider;
+
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+use tracing::{Instrument, debug, info, info_span, warn};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Engine, Store};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderConfig {
-    pub name: String,
-    pub plugin: String,
-    #[serde(default)]
-    pub allowed_hosts: Vec<String>,
-    #[serde(default)]
-    pub settings: BTreeMap<String, String>,
+pub use call::PluginLimits;
+pub use component::PluginInfo;
+pub use error::{HostFault, Operation, PluginCallError, PluginError, ProviderError};
+pub use provider::{DEFAULT_SECRET_SETTINGS, ProviderConfig};
+
+use bindings::DnsProvider;
+use bindings::certkeeper::plugin::types::ProviderError as WitProviderError;
+use call::{CallFailure, CallState, EPOCH_TICK, HttpAccess};
+use component::LoadedPlugin;
+use host_http::HttpClient;
+use provider::Provider;
+
+/// The version of the `certkeeper:plugin` WIT package this host implements. A plugin built for
+/// another version is refused when it is loaded.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+mod bindings {
+    wasmtime::component::bindgen!({ world: "dns-provider", path: "../wit" });
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("plugin: {0}")]
-pub struct PluginError(String);
+impl bindings::certkeeper::plugin::types::Host for CallState {}
 
-#[derive(Debug, thiserror::Error)]
-#[error("plugin call: {0}")]
-pub struct PluginCallError(String);
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PluginInfo {
-    pub name: String,
+/// The loaded plugins and the DNS provider instances that run them.
+pub struct PluginHost {
+    linker: Linker<CallState>,
+    /// By plugin name, from each plugin's metadata.
+    plugins: BTreeMap<String, Arc<LoadedPlugin>>,
+    /// By provider instance name.
+    providers: BTreeMap<String, Arc<Provider>>,
+    http: HttpClient,
+    limits: PluginLimits,
 }
 
-pub struct PluginHost;
 impl PluginHost {
-    pub fn load(_d: &Path, _p: Vec<ProviderConfig>) -> Result<Self, PluginError> {
-        Ok(Self)
+    /// Loads every `*.wasm` file in `dir` and sets up `providers` on them.
+    ///
+    /// Fails on the first file that is not a component of this contract version, on two files
+    /// with the same plugin name, and on a provider that names a plugin not loaded.
+    pub fn load(dir: &Path, providers: Vec<ProviderConfig>) -> Result<Self, PluginError> {
+        let mut host = Self::empty()?;
+        for path in wasm_files(dir)? {
+            let plugin = component::load(&host.linker, &path, &host.limits)?;
+            if let Some(first) = host.plugins.get(&plugin.info.name) {
+                return Err(PluginError::DuplicatePlugin {
+                    name: plugin.info.name.clone(),
+                    first: first.info.file.clone(),
+                    second: path,
+                });
+            }
+            host.insert(plugin);
+        }
+
+        for config in providers {
+            host.add_provider(config)?;
+        }
+        let (plugins, providers) = (host.plugins.len(), host.providers.len());
+        info!(dir = %dir.display(), plugins, providers, "plugins loaded");
+        Ok(host)
     }
+
+    /// Loads one plugin file, replacing a loaded plugin of the same name. Calls in flight finish
+    /// on the plugin they started with. On error nothing changes.
+    pub fn load_file(&mut self, path: &Path) -> Result<PluginInfo, PluginError> {
+        let plugin = component::load(&self.linker, path, &self.limits)?;
+        let info = plugin.info.clone();
+        self.insert(plugin);
+        Ok(info)
+    }
+
+    /// Replaces the limits that calls from now on run under.
+    pub fn set_limits(&mut self, limits: PluginLimits) {
+        self.limits = limits;
+    }
+
+    /// Adds `value` to the TXT record set at `fqdn` through provider instance `provider`.
     pub async fn present(
         &self,
-        _p: &str,
-        _f: &str,
-        _v: &str,
-        _t: u32,
+        provider: &str,
+        fqdn: &str,
+        value: &str,
+        ttl: u32,
     ) -> Result<(), PluginCallError> {
-        Ok(())
+        let (fqdn, value) = (canonical(fqdn), value.to_owned());
+        self.call(provider, Operation::Present, move |plugin, store| {
+            plugin
+                .certkeeper_plugin_txt_records()
+                .call_present(store, &fqdn, &value, ttl)
+        })
+        .await
     }
-    pub async fn cleanup(&self, _p: &str, _f: &str, _v: &str) -> Result<(), PluginCallError> {
-        Ok(())
+
+    /// Removes exactly `value` from the TXT record set at `fqdn`; other values stay.
+    pub async fn cleanup(
+        &self,
+        provider: &str,
+        fqdn: &str,
+        value: &str,
+    ) -> Result<(), PluginCallError> {
+        let (fqdn, value) = (canonical(fqdn), value.to_owned());
+        self.call(provider, Operation::Cleanup, move |plugin, store| {
+            plugin
+                .certkeeper_plugin_txt_records()
+                .call_cleanup(store, &fqdn, &value)
+        })
+        .await
     }
+
+    /// Returns the provider's zone that holds `fqdn`, lowercase with a trailing dot.
+    pub async fn find_zone(&self, provider: &str, fqdn: &str) -> Result<String, PluginCallError> {
+        let fqdn = canonical(fqdn);
+        let zone = self
+            .call(provider, Operation::FindZone, move |plugin, store| {
+                plugin
+                    .certkeeper_plugin_zones()
+                    .call_find_zone(store, &fqdn)
+            })
+            .await?;
+        Ok(canonical(&zone))
+    }
+
+    /// Checks that the provider instance's settings work, changing nothing.
+    pub async fn test_connection(&self, provider: &str) -> Result<(), PluginCallError> {
+        self.call(provider, Operation::TestConnection, |plugin, store| {
+            plugin
+                .certkeeper_plugin_connection()
+                .call_test_connection(store)
+        })
+        .await
+    }
+
+    /// The loaded plugins, by name.
     pub fn plugins(&self) -> Vec<PluginInfo> {
-        Vec::new()
+        self.plugins
+            .values()
+            .map(|plugin| plugin.info.clone())
+            .collect()
     }
-    pub fn has_provider(&self, _n: &str) -> bool {
-        true
+
+    /// Whether a provider instance of this name is configured.
+    pub fn has_provider(&self, name: &str) -> bool {
+        self.providers.contains_key(name)
+    }
+
+    fn empty() -> Result<Self, PluginError> {
+        let engine_error = |error: wasmtime::Error| PluginError::Engine(format!("{error:#}"));
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(engine_error)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
+        DnsProvider::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(engine_error)?;
+        spawn_epoch_ticker(&engine)?;
+
+        let (plugins, providers) = (BTreeMap::new(), BTreeMap::new());
+        let (http, limits) = (host_http::client(), PluginLimits::default());
+        Ok(Self {
+            linker,
+            plugins,
+            providers,
+            http,
+            limits,
+        })
+    }
+
+    fn insert(&mut self, plugin: LoadedPlugin) {
+        let info = &plugin.info;
+        let (name, version, sha256) = (&info.name, &info.version, &info.sha256);
+        info!(plugin = %name, %version, %sha256, file = %info.file.display(), "plugin loaded");
+        self.plugins.insert(name.clone(), Arc::new(plugin));
+    }
+
+    fn add_provider(&mut self, config: ProviderConfig) -> Result<(), PluginError> {
+        if self.providers.contains_key(&config.name) {
+            return Err(PluginError::DuplicateProvider(config.name));
+        }
+        if !self.plugins.contains_key(&config.plugin) {
+            let loaded: Vec<&str> = self.plugins.keys().map(String::as_str).collect();
+            return Err(PluginError::UnknownPlugin {
+                provider: config.name,
+                plugin: config.plugin,
+                loaded: if loaded.is_empty() {
+                    "none".into()
+                } else {
+                    loaded.join(", ")
+                },
+            });
+        }
+        let provider = Provider::new(config)?;
+        self.providers
+            .insert(provider.name().to_owned(), Arc::new(provider));
+        Ok(())
+    }
+
+    /// Runs `f` against a fresh instance of the provider's plugin on a blocking thread, in a
+    /// span that names provider, plugin and operation and carries no payload.
+    async fn call<R: Send + 'static>(
+        &self,
+        name: &str,
+        operation: Operation,
+        f: impl FnOnce(&DnsProvider, &mut Store<CallState>) -> CallResult<R> + Send + 'static,
+    ) -> Result<R, PluginCallError> {
+        let unknown = || PluginCallError::UnknownProvider(name.to_owned());
+        let provider = self.providers.get(name).cloned().ok_or_else(unknown)?;
+        let plugin_name = provider.config.plugin.clone();
+        let plugin = self.plugins.get(&plugin_name).cloned().ok_or_else(|| {
+            let why = format!("plugin {plugin_name} is not loaded");
+            CallFailure::Host(HostFault::Instantiate(why))
+        });
+        let span = info_span!("plugin_call", provider = %name, plugin = %plugin_name, %operation);
+
+        let _writing = match operation {
+            Operation::Present | Operation::Cleanup => {
+                Some(provider.writes.clone().lock_owned().await)
+            }
+            _ => None,
+        };
+        let limits = self.limits;
+        let access = HttpAccess {
+            runtime: Handle::current(),
+            client: self.http.clone(),
+            deadline: Instant::now() + limits.call_timeout,
+            limits,
+        };
+        let started = Instant::now();
+        let task = tokio::task::spawn_blocking({
+            let span = span.clone();
+            move || {
+                let _entered = span.enter();
+                let plugin = plugin?;
+                let state = CallState::new(&plugin.info.name, provider, &limits, Some(access));
+                call::run(&plugin.pre, state, &limits, f)
+            }
+        });
+        let outcome = task.instrument(span.clone()).await;
+
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let result = call_error(name, &plugin_name, operation, outcome);
+        span.in_scope(|| match &result {
+            Ok(_) => debug!(elapsed_ms, "plugin call succeeded"),
+            Err(error) => warn!(%error, elapsed_ms, "plugin call failed"),
+        });
+        result
     }
 }
+
+/// Names the provider, plugin and operation in a call's failure.
+fn call_error<R>(
+    provider: &str,
+    plugin: &str,
+    operation: Operation,
+    outcome: Result<Result<R, CallFailure>, tokio::task::JoinError>,
+) -> Result<R, PluginCallError> {
+    let (provider, plugin) = (provider.to_owned(), plugin.to_owned());
+    let failure = match outcome {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(failure)) => failure,
+        Err(join) => CallFailure::Host(HostFault::Worker(join.to_string())),
+    };
+    Err(match failure {
+        CallFailure::Provider(error) => PluginCallError::Provider {
+            provider,
+            plugin,
+            operation,
+            error,
+        },
+        CallFailure::Host(fault) => PluginCallError::Host {
+            provider,
+            plugin,
+            operation,
+            fault,
+        },
+    })
+}
+
+type CallResult<R> = wasmtime::Result<Result<R, WitProviderError>>;
+
+/// `name` lowercase with one trailing dot, as names cross the contract.
+fn canonical(name: &str) -> String {
+    let mut name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.push('.');
+    name
+}
+
+/// The `*.wasm` files in `dir`, sorted so load order (and the duplicate error) is stable.
+fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, PluginError> {
+    let io = |source| PluginError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|ext| ext == "wasm") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped; a call's
+/// deadline is a number of ticks.
+fn spawn_epoch_ticker(engine: &Engine) -> Result<(), PluginError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("plugin-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map(drop)
+        .map_err(|error| PluginError::Engine(format!("cannot start the epoch thread: {error}")))
+}
+
+#[cfg(test)]
+mod tests;

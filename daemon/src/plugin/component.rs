@@ -1,0 +1,197 @@
+//! Loading one plugin file: is it a component, of our contract, of a world we host, and what
+//! does it say about itself.
+//!
+//! Each check names the file and what is wrong, because at daemon start this is the line an
+//! operator reads.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use super::bindings::DnsProviderPre;
+use super::call::{self, CallFailure, CallState, PluginLimits};
+use super::provider::Provider;
+use super::{CONTRACT_VERSION, PluginError};
+
+/// What the host knows about a loaded plugin, for the admin API and `certkeeper plugins`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PluginInfo {
+    /// The plugin's name from its metadata, e.g. `powerdns`.
+    pub name: String,
+    /// The world it implements: `dns-provider`.
+    pub kind: String,
+    /// The plugin's own version.
+    pub version: String,
+    /// The contract version it was built for.
+    pub contract_version: String,
+    /// The file it was loaded from.
+    pub file: PathBuf,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// When it was loaded.
+    #[serde(with = "time::serde::rfc3339")]
+    pub loaded_at: OffsetDateTime,
+}
+
+/// A compiled plugin, ready to be instantiated for each call.
+pub(super) struct LoadedPlugin {
+    pub(super) info: PluginInfo,
+    pub(super) pre: DnsProviderPre<CallState>,
+}
+
+/// The package every interface of the contract lives in.
+const PACKAGE: &str = "certkeeper:plugin";
+
+/// The interfaces a `dns-provider` component exports.
+const DNS_PROVIDER_EXPORTS: [&str; 4] = ["metadata", "txt-records", "zones", "connection"];
+
+const WASM_MAGIC: &[u8] = b"\0asm";
+const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
+
+/// Reads, checks and compiles the plugin at `path`, then asks it for its metadata.
+pub(super) fn load(
+    linker: &Linker<CallState>,
+    path: &Path,
+    limits: &PluginLimits,
+) -> Result<LoadedPlugin, PluginError> {
+    let engine = linker.engine();
+    let bytes = std::fs::read(path).map_err(|source| PluginError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    check_header(path, &bytes)?;
+
+    let component = Component::new(engine, &bytes).map_err(|error| PluginError::Compile {
+        path: path.to_owned(),
+        reason: format!("{error:#}"),
+    })?;
+    check_contract(path, engine, &component)?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .and_then(DnsProviderPre::new)
+        .map_err(|error| PluginError::Instantiate {
+            path: path.to_owned(),
+            reason: format!("{error:#}"),
+        })?;
+
+    let info = metadata(path, &pre, limits, &bytes)?;
+    Ok(LoadedPlugin { info, pre })
+}
+
+/// Refuses files that are not WebAssembly, and core modules, with a message saying which.
+fn check_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
+    let reason = if !bytes.starts_with(WASM_MAGIC) {
+        "not a WebAssembly file (no \\0asm header)"
+    } else if bytes.get(4..8) == Some(&CORE_MODULE_VERSION) {
+        "a core WebAssembly module, not a component: build it for wasm32-wasip2 \
+         (scripts/build-plugins.sh)"
+    } else {
+        return Ok(());
+    };
+    Err(PluginError::NotAComponent {
+        path: path.to_owned(),
+        reason: reason.into(),
+    })
+}
+
+/// Checks the export names: our package, our version, the `dns-provider` interfaces.
+fn check_contract(path: &Path, engine: &Engine, component: &Component) -> Result<(), PluginError> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let ours: Vec<(&str, &str)> = exports
+        .iter()
+        .filter_map(|name| {
+            name.strip_prefix(PACKAGE)?
+                .strip_prefix('/')?
+                .split_once('@')
+        })
+        .collect();
+
+    if let Some((_, found)) = ours
+        .iter()
+        .find(|(_, version)| *version != CONTRACT_VERSION)
+    {
+        return Err(PluginError::IncompatibleContract {
+            path: path.to_owned(),
+            found: (*found).to_owned(),
+            expected: CONTRACT_VERSION,
+        });
+    }
+    let missing: Vec<&str> = DNS_PROVIDER_EXPORTS
+        .into_iter()
+        .filter(|wanted| !ours.iter().any(|(name, _)| name == wanted))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let reason = format!(
+        "it does not export {PACKAGE}/{{{}}}@{CONTRACT_VERSION} (it exports: {})",
+        missing.join(", "),
+        if exports.is_empty() {
+            "nothing".into()
+        } else {
+            exports.join(", ")
+        }
+    );
+    Err(PluginError::WrongWorld {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// Calls the plugin's `metadata` export and checks what it says.
+fn metadata(
+    path: &Path,
+    pre: &DnsProviderPre<CallState>,
+    limits: &PluginLimits,
+    bytes: &[u8],
+) -> Result<PluginInfo, PluginError> {
+    let bad = |reason: String| PluginError::Metadata {
+        path: path.to_owned(),
+        reason,
+    };
+    let state = CallState::new("", Arc::new(Provider::loading()), limits, None);
+    let meta = call::run(pre, state, limits, |plugin, store| {
+        plugin
+            .certkeeper_plugin_metadata()
+            .call_metadata(store)
+            .map(Ok)
+    })
+    .map_err(|failure| match failure {
+        CallFailure::Host(fault) => bad(format!("the metadata call {fault}")),
+        CallFailure::Provider(error) => bad(error.to_string()),
+    })?;
+
+    if meta.contract_version != CONTRACT_VERSION {
+        return Err(PluginError::IncompatibleContract {
+            path: path.to_owned(),
+            found: meta.contract_version,
+            expected: CONTRACT_VERSION,
+        });
+    }
+    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    if meta.name.is_empty() || !meta.name.chars().all(valid) {
+        return Err(bad(format!(
+            "name {:?} is not lowercase letters, digits and -",
+            meta.name
+        )));
+    }
+
+    Ok(PluginInfo {
+        name: meta.name,
+        kind: "dns-provider".into(),
+        version: meta.version,
+        contract_version: meta.contract_version,
+        file: path.to_owned(),
+        sha256: hex::encode(Sha256::digest(bytes)),
+        loaded_at: OffsetDateTime::now_utc(),
+    })
+}

@@ -1,0 +1,267 @@
+//! DNS provider instances: a plugin plus the operator's settings and the hosts it may reach.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::PluginError;
+
+/// The settings whose values are redacted in logs when a provider instance names none.
+pub const DEFAULT_SECRET_SETTINGS: &[&str] = &[
+    "api_key",
+    "api_token",
+    "token",
+    "secret",
+    "secret_key",
+    "client_secret",
+    "access_key",
+    "password",
+    "hmac_key",
+];
+
+/// One DNS provider instance, as the operator configures it.
+///
+/// ```toml
+/// [[dns_provider]]
+/// name = "pdns-lab"
+/// plugin = "powerdns"
+/// allowed_hosts = ["127.0.0.1:8081"]
+/// settings = { server_url = "http://127.0.0.1:8081", api_key = "…" }
+/// ```
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// The instance's name, used by certificates to pick it.
+    pub name: String,
+    /// The plugin to run, by the name in its metadata (e.g. `powerdns`).
+    pub plugin: String,
+    /// The hosts the plugin may send HTTP requests to: `host:port`, or `host` for the URL
+    /// scheme's default port only (80 for http, 443 for https). IPv6 as `[::1]:8081`.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// The plugin's settings; the plugin reads them through the `config` import.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// The settings whose values never appear in logs or errors. Defaults to
+    /// [`DEFAULT_SECRET_SETTINGS`]; a list given here replaces it.
+    #[serde(default = "default_secret_settings")]
+    pub secret_settings: Vec<String>,
+}
+
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings: BTreeMap<&str, &str> = self
+            .settings
+            .iter()
+            .map(|(key, value)| {
+                let shown = if self.secret_settings.contains(key) {
+                    REDACTED
+                } else {
+                    value
+                };
+                (key.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("ProviderConfig")
+            .field("name", &self.name)
+            .field("plugin", &self.plugin)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("settings", &settings)
+            .field("secret_settings", &self.secret_settings)
+            .finish()
+    }
+}
+
+fn default_secret_settings() -> Vec<String> {
+    DEFAULT_SECRET_SETTINGS
+        .iter()
+        .map(|key| (*key).to_owned())
+        .collect()
+}
+
+const REDACTED: &str = "[redacted]";
+
+/// A provider instance checked and ready for calls.
+#[derive(Debug)]
+pub(super) struct Provider {
+    pub(super) config: ProviderConfig,
+    allowed: Vec<AllowedHost>,
+    /// Held across `present` and `cleanup`: plugins for record-set APIs read, merge and write
+    /// back, and two such calls for one name at once (wildcard and apex) would lose a value.
+    pub(super) writes: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// One parsed `allowed_hosts` entry.
+#[derive(Debug, PartialEq, Eq)]
+struct AllowedHost {
+    /// Lowercase, IPv6 without brackets.
+    host: String,
+    /// `None`: the scheme's default port only.
+    port: Option<u16>,
+}
+
+impl Provider {
+    pub(super) fn new(config: ProviderConfig) -> Result<Self, PluginError> {
+        let allowed = config
+            .allowed_hosts
+            .iter()
+            .map(|entry| {
+                parse_allowed(entry).ok_or_else(|| PluginError::BadAllowedHost {
+                    provider: config.name.clone(),
+                    entry: entry.clone(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            config,
+            allowed,
+            writes: Arc::default(),
+        })
+    }
+
+    /// The instance used while loading a plugin: no settings, no hosts.
+    pub(super) fn loading() -> Self {
+        let config = ProviderConfig {
+            name: String::new(),
+            plugin: String::new(),
+            allowed_hosts: Vec::new(),
+            settings: BTreeMap::new(),
+            secret_settings: Vec::new(),
+        };
+        Self {
+            config,
+            allowed: Vec::new(),
+            writes: Arc::default(),
+        }
+    }
+
+    pub(super) fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Whether a request to `host` (IPv6 without brackets) on `port` is allowed; `default_port`
+    /// is the URL scheme's.
+    pub(super) fn allows(&self, host: &str, port: u16, default_port: u16) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.allowed
+            .iter()
+            .any(|entry| entry.host == host && entry.port.unwrap_or(default_port) == port)
+    }
+
+    /// `text` with every secret setting's value replaced by `[redacted]`.
+    pub(super) fn redact(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for key in &self.config.secret_settings {
+            if let Some(value) = self
+                .config
+                .settings
+                .get(key)
+                .filter(|value| !value.is_empty())
+            {
+                text = text.replace(value.as_str(), REDACTED);
+            }
+        }
+        text
+    }
+}
+
+/// Parses `host`, `host:port`, `[v6]` or `[v6]:port`; `None` when it is something else (a URL, a
+/// path, a bad port).
+fn parse_allowed(entry: &str) -> Option<AllowedHost> {
+    let entry = entry.trim().to_ascii_lowercase();
+    let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else {
+        match entry.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (entry.as_str(), None),
+        }
+    };
+
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
+    if host.is_empty() || !host.chars().all(valid) {
+        return None;
+    }
+    let port = match port {
+        Some(port) => Some(port.parse().ok().filter(|port| *port != 0)?),
+        None => None,
+    };
+    Some(AllowedHost {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(allowed: &[&str]) -> Provider {
+        let mut config = Provider::loading().config;
+        config.name = "test".into();
+        config.allowed_hosts = allowed.iter().map(|entry| (*entry).to_owned()).collect();
+        config
+            .settings
+            .insert("api_key".into(), "s3cret-key".into());
+        config.secret_settings = default_secret_settings();
+        Provider::new(config).unwrap()
+    }
+
+    #[test]
+    fn host_with_port_allows_only_that_port() {
+        let provider = provider(&["127.0.0.1:8081"]);
+        assert!(provider.allows("127.0.0.1", 8081, 80));
+        assert!(!provider.allows("127.0.0.1", 8082, 80));
+        assert!(!provider.allows("127.0.0.2", 8081, 80));
+    }
+
+    #[test]
+    fn host_without_port_allows_only_the_default_port() {
+        let provider = provider(&["PDNS.example.test", "[::1]:8081"]);
+        assert!(provider.allows("pdns.example.test", 443, 443));
+        assert!(!provider.allows("pdns.example.test", 8081, 443));
+        assert!(provider.allows("::1", 8081, 80));
+    }
+
+    #[test]
+    fn urls_and_bad_ports_are_refused_as_allowed_hosts() {
+        for entry in [
+            "http://127.0.0.1:8081",
+            "127.0.0.1:http",
+            "host/path",
+            "",
+            "[::1",
+        ] {
+            let mut config = Provider::loading().config;
+            config.allowed_hosts = vec![entry.into()];
+            let error = Provider::new(config).unwrap_err();
+            assert!(
+                matches!(error, PluginError::BadAllowedHost { .. }),
+                "{entry:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn secret_values_are_redacted_in_text_and_debug_output() {
+        let provider = provider(&[]);
+        let redacted = provider.redact("request with key s3cret-key failed");
+        assert_eq!(redacted, "request with key [redacted] failed");
+        assert!(!format!("{:?}", provider.config).contains("s3cret-key"));
+    }
+
+    #[test]
+    fn provider_config_refuses_unknown_fields() {
+        let error = serde_json::from_str::<ProviderConfig>(
+            r#"{"name":"a","plugin":"powerdns","allowed_host":["x"]}"#,
+        )
+        .expect_err("allowed_host is a typo");
+        assert!(error.to_string().contains("allowed_host"), "{error}");
+    }
+}
