@@ -24,9 +24,28 @@ ensure_debs() {
     sudo=(sudo)
   fi
   log "installing Debian packages: ${missing[*]}"
-  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=900 update
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt_retry "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=900 update
+  apt_retry "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get -o DPkg::Lock::Timeout=900 install -y "${missing[@]}"
+}
+
+# apt_retry CMD...: run an apt-get command, retrying for up to 15 min while another apt holds a
+# lock. DPkg::Lock::Timeout covers only dpkg's frontend lock: apt 2.6's `update` fails at once
+# on /var/lib/apt/lists/lock ("Could not get lock"), as does anything on the archives lock.
+apt_retry() {
+  local - out rc deadline=$((SECONDS + 900))
+  set -o pipefail   # rc is apt's, not tee's
+  out="$(mktemp)"
+  while :; do
+    rc=0
+    "$@" 2>&1 </dev/null | tee "$out" >&2 || rc=$?
+    if ((rc == 0)) || ! grep -q 'Could not get lock' "$out" || ((SECONDS > deadline)); then
+      rm -f "$out"
+      return "$rc"
+    fi
+    log "another apt holds a lock; retrying in 5 s"
+    sleep 5
+  done
 }
 
 # find_cargo: pick the host Rust toolchain and export CARGO (and RUSTC for Debian's).
