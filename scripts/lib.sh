@@ -1,12 +1,14 @@
 # shellcheck shell=bash
 # scripts/lib.sh: helpers shared by setup.sh, peers.sh and test.sh. Source it; don't run it.
 
+# shellcheck disable=SC2034  # these two are for the scripts that source this file
 CERTKEEPER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # The Debian packages the peers (scripts/peers.sh) need.
+# shellcheck disable=SC2034
 PEER_DEBS=(pebble pdns-server pdns-backend-sqlite3 dnsutils knot-dnsutils dnsmasq-base sqlite3 curl openssl)
 
 # ensure_debs PKG...: install whichever of PKG is not installed yet. `apt-get update` runs
@@ -68,5 +70,6 @@ find_cargo() {
     return 1
   fi
   # rustup's proxies and cargo subcommands (cargo-fmt, cargo-clippy) live next to cargo.
-  case ":$PATH:" in *":$(dirname "$CARGO"):"*) ;; *) export PATH="$(dirname "$CARGO"):$PATH" ;; esac
+  local bin; bin="$(dirname "$CARGO")"
+  case ":$PATH:" in *":$bin:"*) ;; *) export PATH="$bin:$PATH" ;; esac
 }

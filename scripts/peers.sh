@@ -11,6 +11,7 @@
 # Everything binds 127.0.0.1 only. State lives in ${CERTKEEPER_PEERS_DIR:-<repo>/target/peers};
 # recipes and gotchas: /work/shared/PEERS.md.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DIR="${CERTKEEPER_PEERS_DIR:-$CERTKEEPER_ROOT/target/peers}"

@@ -4,6 +4,7 @@
 # Writes target/toolchain.env (the host cargo) for callers; scripts/lib.sh's find_cargo makes
 # the same choice for scripts that don't read it.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Plugins build with Debian's Rust 1.96 (TOOLCHAIN.md §1). rust-web-llvm is only a Recommends
@@ -30,6 +31,7 @@ mkdir -p "$CERTKEEPER_ROOT/target"
   echo "# written by scripts/setup.sh: the host Rust toolchain"
   printf 'export CARGO=%q\n' "$CARGO"
   [[ "$CARGO" != /usr/bin/cargo ]] || echo "export RUSTC=/usr/bin/rustc"
+  # shellcheck disable=SC2016  # $PATH is for whoever sources the file to expand
   printf 'export PATH=%q:"$PATH"\n' "$(dirname "$CARGO")"
 } >"$CERTKEEPER_ROOT/target/toolchain.env"
 log "setup done; host cargo: $CARGO (see target/toolchain.env)"

@@ -2,6 +2,7 @@
 # scripts/test.sh: the whole test run, the same on a laptop and in CI (.ci/run calls it after
 # scripts/setup.sh). Exits non-zero at the first failing step.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$CERTKEEPER_ROOT"
 find_cargo || die "no cargo found; run scripts/setup.sh first"
