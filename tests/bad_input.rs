@@ -4,6 +4,12 @@ use std::process::Command;
 
 use crate::support::*;
 
+/// SHA-256 of a file, so a failed comparison prints two short strings.
+fn file_digest(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
 fn store_listing(daemon: &Daemon) -> Vec<serde_json::Value> {
     ["account", "csr", "order", "cert"]
         .iter()
@@ -19,7 +25,7 @@ fn a_config_with_an_unknown_key_or_wrong_type_is_refused_and_the_store_is_untouc
     daemon.wait_for_account("main");
     daemon.stop();
     let store = daemon.dir.path().join("certkeeper.redb");
-    let before = std::fs::read(&store).unwrap();
+    let before = file_digest(&store);
     let good = std::fs::read_to_string(&daemon.config).unwrap();
 
     let cases = [
@@ -59,7 +65,7 @@ fn a_config_with_an_unknown_key_or_wrong_type_is_refused_and_the_store_is_untouc
         }
     }
     assert_eq!(
-        std::fs::read(&store).unwrap(),
+        file_digest(&store),
         before,
         "a refused config changed the store"
     );
@@ -148,16 +154,17 @@ fn names_that_are_not_domains_are_refused_and_no_order_is_placed() {
         "a..example.test",
         "x.*.example.test",
     ] {
-        let out = daemon.cli(&[
+        let domain = format!("--domain={bad}");
+        let args = [
             "order",
             "create",
             "--account",
             "main",
-            "-d",
-            bad,
+            &domain,
             "--challenge",
             "http-01",
-        ]);
+        ];
+        let out = daemon.cli(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{bad:?} was accepted");
         assert!(stderr.contains("is not a domain name"), "{bad:?}: {stderr}");
@@ -219,4 +226,47 @@ fn registering_without_agreeing_to_the_terms_or_with_a_bad_email_sends_nothing()
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no CA called \"nosuchca\""));
     assert_eq!(store_listing(&daemon), before);
+}
+
+#[test]
+fn a_plugin_file_that_is_not_a_component_stops_the_start_and_the_store_is_untouched() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let mut daemon = Daemon::start(|dir| base_config(dir, ""));
+    daemon.wait_for_account("main");
+    daemon.stop();
+    let store = daemon.dir.path().join("certkeeper.redb");
+    let before = file_digest(&store);
+
+    let plugins = daemon.dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::write(plugins.join("broken.wasm"), b"\0asm but not really").unwrap();
+    let core_module = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+    std::fs::write(plugins.join("core.wasm"), core_module).unwrap();
+    let text = std::fs::read_to_string(&daemon.config).unwrap();
+    let old_dir = format!("plugin_dir = \"{}\"", plugin_dir().display());
+    let new_dir = format!("plugin_dir = \"{}\"", plugins.display());
+    std::fs::write(&daemon.config, text.replace(&old_dir, &new_dir)).unwrap();
+
+    for bad in ["broken.wasm", "core.wasm"] {
+        let out = Command::new(certkeeper_bin())
+            .args(["run", "--config", path_str(&daemon.config)])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "the daemon started with {bad} in its plugin directory"
+        );
+        assert!(
+            stderr.contains(bad),
+            "the error does not name {bad}: {stderr}"
+        );
+        std::fs::remove_file(plugins.join(bad)).unwrap();
+    }
+    assert_eq!(
+        file_digest(&store),
+        before,
+        "a refused plugin changed the store"
+    );
 }

@@ -23,11 +23,13 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(300);
 
 /// Run the daemon until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    // Everything that can refuse bad input is checked before the store is opened, so a refused
+    // start leaves the store file exactly as it was.
     let config = Config::load(config_path)?;
-    let store = Arc::new(Store::open(&config.store)?);
-    let board = Arc::new(Board::new());
     let plugins = Arc::new(load_plugins(&config)?);
     let propagation = Arc::new(PropagationChecker::new(config.propagation.clone())?);
+    let store = Arc::new(Store::open(&config.store)?);
+    let board = Arc::new(Board::new());
     let zones = config
         .dns_server
         .as_ref()

@@ -320,7 +320,12 @@ fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, PluginError> {
         source,
     };
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
+    // A missing directory holds no plugins; a provider that needs one is then reported by name.
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+        other => other.map_err(io)?,
+    };
+    for entry in entries {
         let path = entry.map_err(io)?.path();
         if path.extension().is_some_and(|ext| ext == "wasm") && path.is_file() {
             files.push(path);
