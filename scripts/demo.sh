@@ -6,7 +6,8 @@
 #   b    *.b.example.test + b.example.test   DNS-01 on certkeeper's own authoritative server
 #   c    c.example.test                      DNS-01 through the WASM PowerDNS plugin
 # Then it prints each certificate's names, issuer and expiry and checks each chain against
-# pebble's root. State stays in target/demo/ (delete it to start over).
+# pebble's root. Each run starts from an empty target/demo/ (pebble's roots change on every
+# pebble start, so certificates from an earlier run would not verify).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$CERTKEEPER_ROOT"
@@ -14,7 +15,7 @@ cd "$CERTKEEPER_ROOT"
 bash scripts/setup.sh
 find_cargo || die "no cargo found; scripts/setup.sh should have installed one"
 log "building certkeeper"
-"$CARGO" build --release -p certkeeper
+"$CARGO" build -p certkeeper
 log "building plugins"
 env -u CARGO -u RUSTC bash scripts/build-plugins.sh
 
@@ -24,8 +25,9 @@ scripts/peers.sh start
 eval "$(scripts/peers.sh env)"
 
 DEMO="$CERTKEEPER_ROOT/target/demo"
+rm -rf "$DEMO"
 mkdir -p "$DEMO"
-BIN="$CERTKEEPER_ROOT/target/release/certkeeper"
+BIN="$CERTKEEPER_ROOT/target/debug/certkeeper"
 CONFIG="$DEMO/certkeeper.toml"
 cat >"$CONFIG" <<TOML
 # Written by scripts/demo.sh: certkeeper against the local peers of scripts/peers.sh.
