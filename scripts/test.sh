@@ -8,6 +8,7 @@ cd "$CERTKEEPER_ROOT"
 find_cargo || die "no cargo found; run scripts/setup.sh first"
 
 T0=$SECONDS
+peers_started=false
 # step NAME CMD...: run CMD under a banner and report how long it took.
 step() {
   local name="$1" t=$SECONDS rc=0; shift
@@ -15,6 +16,7 @@ step() {
   "$@" || rc=$?
   if ((rc)); then
     printf '=== FAILED: %s (exit %d, %d s; %d s in all)\n' "$name" "$rc" $((SECONDS - t)) $((SECONDS - T0)) >&2
+    $peers_started && echo "=== peer logs: $CERTKEEPER_PEERS_DIR/*/*.log" >&2
     exit "$rc"
   fi
   printf '=== ok: %s (%d s)\n' "$name" $((SECONDS - t)) >&2
@@ -42,6 +44,7 @@ fi
 
 step "start peers" scripts/peers.sh start
 eval "$(scripts/peers.sh env)"
+peers_started=true
 
 step "clippy" "$CARGO" clippy --workspace --all-targets -- -D warnings
 step "unit tests" "$CARGO" test --workspace --lib --bins
