@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# scripts/test.sh: the whole test run, the same on a laptop and in CI (.ci/run calls it after
-# scripts/setup.sh). Exits non-zero at the first failing step.
+# scripts/test.sh: the whole test run, the same on a laptop and in CI (.ci/run calls exactly
+# this). Installs what is missing first (scripts/setup.sh), then exits non-zero at the first
+# failing step.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$CERTKEEPER_ROOT"
-find_cargo || die "no cargo found; run scripts/setup.sh first"
+bash scripts/setup.sh
+find_cargo || die "no cargo found; scripts/setup.sh should have installed one"
 
 T0=$SECONDS
 peers_started=false
@@ -50,6 +52,9 @@ step "clippy" "$CARGO" clippy --workspace --all-targets -- -D warnings
 step "unit tests" "$CARGO" test --workspace --lib --bins
 step "doc tests" "$CARGO" test --workspace --doc
 # One at a time: every e2e test answers challenges on pebble's fixed HTTP-01 port 5002.
-step "end-to-end tests (serial)" "$CARGO" test -p certkeeper --test e2e -- --test-threads=1
+# The lock keeps two test runs on one machine (a developer's and a helper's) off each other's
+# fixed ports; CI holds it uncontested.
+step "end-to-end tests (serial)" flock /tmp/certkeeper-e2e.lock \
+  "$CARGO" test -p certkeeper --test e2e -- --test-threads=1
 
 printf '\n=== all steps passed (%d s)\n' $((SECONDS - T0)) >&2
