@@ -6,6 +6,7 @@ mod access;
 mod bad_input;
 mod dns01;
 mod dns_server;
+mod fuzz;
 mod issuance;
 mod powerdns_plugin;
 mod support;

@@ -38,7 +38,7 @@ pub(super) async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let span = info_span!("admin", %method, %path);
-    let reply = route(&state, req).instrument(span).await;
+    let reply = read_then_route(&state, req).instrument(span).await;
     let (status, body) = match reply {
         Ok((status, body)) => (status, body),
         Err((status, message)) => (status, json!({ "error": message })),
@@ -51,7 +51,20 @@ pub(super) async fn handle(
         .expect("static headers are valid"))
 }
 
-async fn route(state: &AdminState, req: Request<Incoming>) -> Reply {
+/// Read the whole (bounded) body before routing, so every answer — a 404 included — is sent to
+/// a client that is no longer writing; closing on unread bytes would reset the connection and
+/// lose the answer.
+async fn read_then_route(state: &AdminState, req: Request<Incoming>) -> Reply {
+    let (parts, body) = req.into_parts();
+    let bytes = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| (StatusCode::PAYLOAD_TOO_LARGE, format!("request body: {e}")))?
+        .to_bytes();
+    route(state, Request::from_parts(parts, bytes)).await
+}
+
+async fn route(state: &AdminState, req: Request<Bytes>) -> Reply {
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_owned();
     let decoded: Vec<String> = path.split('/').skip(1).map(percent_decode).collect();
@@ -93,7 +106,7 @@ async fn route_orders(
     state: &AdminState,
     method: &Method,
     parts: &[&str],
-    req: Request<Incoming>,
+    req: Request<Bytes>,
 ) -> Reply {
     let engine = &state.engine;
     match (method, parts) {
@@ -191,13 +204,8 @@ fn order_view(engine: &Engine, id: &str) -> Result<OrderView, (StatusCode, Strin
     Ok(OrderView { order, challenges })
 }
 
-async fn body<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, (StatusCode, String)> {
-    let bytes = Limited::new(req.into_body(), MAX_BODY)
-        .collect()
-        .await
-        .map_err(|e| (StatusCode::PAYLOAD_TOO_LARGE, format!("request body: {e}")))?
-        .to_bytes();
-    serde_json::from_slice(&bytes).map_err(|e| {
+async fn body<T: DeserializeOwned>(req: Request<Bytes>) -> Result<T, (StatusCode, String)> {
+    serde_json::from_slice(req.body()).map_err(|e| {
         (
             StatusCode::BAD_REQUEST,
             format!("request body is not valid: {e}"),
