@@ -7,6 +7,7 @@ mod bad_input;
 mod dns01;
 mod dns_server;
 mod fuzz;
+mod hostile_ca;
 mod issuance;
 mod powerdns_plugin;
 mod support;

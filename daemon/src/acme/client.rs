@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use instant_acme::{Account, AccountCredentials, NewAccount};
 
+use super::http::CaHttp;
 use crate::store::{AccountRecord, new_id, now};
 
 /// A CA endpoint as the engine needs it.
@@ -53,14 +54,12 @@ pub enum AcmeError {
 
 impl CaEndpoint {
     fn builder(&self) -> Result<instant_acme::AccountBuilder, AcmeError> {
-        match &self.tls_root {
-            Some(path) => Account::builder_with_root(path).map_err(|e| AcmeError::TlsRoot {
-                ca: self.name.clone(),
-                path: path.clone(),
-                message: e.to_string(),
-            }),
-            None => Account::builder().map_err(|e| self.ca_error(e)),
-        }
+        let http = CaHttp::new(self.tls_root.as_deref()).map_err(|message| AcmeError::TlsRoot {
+            ca: self.name.clone(),
+            path: self.tls_root.clone().unwrap_or_default(),
+            message,
+        })?;
+        Ok(Account::builder_with_http(Box::new(http)))
     }
 
     pub(crate) fn ca_error(&self, source: instant_acme::Error) -> AcmeError {

@@ -5,6 +5,7 @@ mod certificate;
 mod client;
 pub mod csr;
 mod engine;
+mod http;
 mod names;
 mod validation;
 

@@ -43,8 +43,8 @@ fn unique<'a>(
 fn check_cas(config: &Config) -> Result<(), Misplaced> {
     for ca in &config.cas {
         let url = ca.directory.get_ref();
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            let msg = format!("directory \"{url}\" is not an http(s) URL");
+        if !url.starts_with("https://") {
+            let msg = format!("directory \"{url}\" is not an https:// URL (RFC 8555 §6.1)");
             return Err(Misplaced::new(ca.directory.span(), msg));
         }
     }
