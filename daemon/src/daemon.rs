@@ -182,15 +182,44 @@ fn needs_order(engine: &Engine, name: &str, names: &[String]) -> anyhow::Result<
     let Some(latest) = certs.first() else {
         return Ok(true);
     };
-    let mut want: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
-    let mut have = latest.names.clone();
+    Ok(!same_names(names, &latest.names) || due_for_renewal(latest))
+}
+
+/// Whether configured `wanted` names and a certificate's names are the same set, compared as
+/// the engine stores names (lowercase, no trailing dot, no duplicates): a difference in spelling
+/// alone would reorder the certificate at every reconcile.
+fn same_names(wanted: &[String], have: &[String]) -> bool {
+    let mut want = crate::acme::normalize_names(wanted).unwrap_or_default();
+    let mut have: Vec<String> = have.iter().map(|n| n.to_ascii_lowercase()).collect();
     want.sort();
     have.sort();
-    Ok(want != have || due_for_renewal(latest))
+    have.dedup();
+    want == have
 }
 
 /// Renew when a third of the lifetime is left (CA-FACTS: never a fixed number of days).
 fn due_for_renewal(cert: &CertificateRecord) -> bool {
     let lifetime = cert.not_after - cert.not_before;
     now() >= cert.not_after - lifetime / 3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn config_names_differing_only_in_spelling_do_not_trigger_a_new_order() {
+        let issued = names(&["dot1.example.test", "dup1.example.test"]);
+        let config = names(&[
+            "Dot1.Example.TEST.",
+            "dup1.example.test",
+            "dup1.example.test",
+        ]);
+        assert!(same_names(&config, &issued));
+        assert!(!same_names(&names(&["other.example.test"]), &issued));
+    }
 }

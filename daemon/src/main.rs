@@ -10,12 +10,15 @@ use certkeeper::config::Config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run) {
+        restore_sigpipe();
+    }
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime can be built");
     let result = runtime.block_on(dispatch(&cli));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("certkeeper: {error:#}");
+            eprintln!("certkeeper: {}", describe(&error));
             ExitCode::FAILURE
         }
     }
@@ -57,5 +60,34 @@ fn init_logging() {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+/// The error and its causes, skipping a cause whose text the message already holds (our errors
+/// often quote their source).
+fn describe(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
+/// Let a CLI command die quietly when its reader goes away (`certkeeper order list | head`),
+/// as command-line tools do, instead of panicking on the failed write. The daemon keeps Rust's
+/// default of ignoring SIGPIPE.
+fn restore_sigpipe() {
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    unsafe extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
     }
 }

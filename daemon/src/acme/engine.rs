@@ -27,6 +27,7 @@ use crate::store::{
 
 /// What an operator (or the config) asks for when placing an order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewOrderRequest {
     /// Account id or name.
     pub account: String,
@@ -92,7 +93,7 @@ pub struct Engine {
     pub(super) dns_ttl: u32,
     cas: Vec<CaEndpoint>,
     accounts: tokio::sync::Mutex<HashMap<String, Account>>,
-    driving: Mutex<HashSet<String>>,
+    driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
 }
 
 impl Engine {
@@ -115,7 +116,7 @@ impl Engine {
             dns_ttl: 60,
             cas,
             accounts: tokio::sync::Mutex::new(HashMap::new()),
-            driving: Mutex::new(HashSet::new()),
+            driving: Mutex::new(HashMap::new()),
         }
     }
 
@@ -461,6 +462,7 @@ impl Engine {
     /// Delete an order: its challenge records are cleaned up, its certificate stays.
     pub async fn delete_order(&self, id: &str) -> Result<OrderRecord, EngineError> {
         let record = self.order(id)?;
+        self.stop_driver(id);
         self.cleanup_order(id).await;
         for challenge in self.order_challenges(id)? {
             self.store.delete::<ChallengeRecord>(&challenge.id)?;
@@ -495,42 +497,65 @@ impl Engine {
 
     /// Start driving `order_id` in the background unless a driver already is.
     pub fn spawn_driver(self: &Arc<Self>, order_id: String) {
-        if !self
-            .driving
-            .lock()
-            .expect("driver set poisoned only by a panic")
-            .insert(order_id.clone())
-        {
+        let mut drivers = self.drivers();
+        if drivers.contains_key(&order_id) {
             return;
         }
         let engine = Arc::clone(self);
-        let span = info_span!("order", id = %order_id);
-        tokio::spawn(
+        let id = order_id.clone();
+        // N.B. a root span: a driver outlives the admin request that may have started it.
+        let span = info_span!(parent: None, "order", id = %order_id);
+        let task = tokio::spawn(
             async move {
-                if let Err(error) = engine.drive(&order_id).await {
-                    warn!(%error, "order stopped");
-                    let message = error.to_string();
-                    let _ = engine.store.update::<OrderRecord>(&order_id, |o| {
-                        o.error = Some(message);
-                        o.updated_at = now();
-                    });
-                }
-                engine
-                    .driving
-                    .lock()
-                    .expect("driver set poisoned only by a panic")
-                    .remove(&order_id);
+                let _slot = DriverSlot {
+                    engine: &engine,
+                    order_id: &id,
+                };
+                engine.run_driver(&id).await;
             }
             .instrument(span),
         );
+        drivers.insert(order_id, task.abort_handle());
     }
 
     /// Whether a driver is working on `order_id`.
     pub fn is_driving(&self, order_id: &str) -> bool {
+        self.drivers().contains_key(order_id)
+    }
+
+    /// Stop the driver of `order_id`, if one runs.
+    fn stop_driver(&self, order_id: &str) {
+        if let Some(task) = self.drivers().remove(order_id) {
+            task.abort();
+        }
+    }
+
+    fn drivers(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::AbortHandle>> {
         self.driving
             .lock()
-            .expect("driver set poisoned only by a panic")
-            .contains(order_id)
+            .expect("driver map poisoned only by a panic while it was held")
+    }
+
+    /// Drive an order; when that fails, record why and what the CA now says about the order, so
+    /// a rejected order shows `invalid` instead of staying `pending`.
+    async fn run_driver(&self, id: &str) {
+        let Err(error) = self.drive(id).await else {
+            return;
+        };
+        warn!(%error, "order stopped");
+        let status = match self.order(id) {
+            Ok(record) => self.fetch_status(&record).await.ok(),
+            Err(_) => None,
+        };
+        if status.is_some_and(OrderStatus::is_final) {
+            self.cleanup_order(id).await;
+        }
+        let message = error.to_string();
+        let _ = self.store.update::<OrderRecord>(id, |o| {
+            o.error = Some(message);
+            o.status = status.unwrap_or(o.status);
+            o.updated_at = now();
+        });
     }
 
     async fn drive(&self, id: &str) -> Result<(), EngineError> {
@@ -667,12 +692,34 @@ impl Engine {
     }
 }
 
+/// Most names one order may hold (Let's Encrypt's limit, the lowest among public CAs).
+const MAX_NAMES: usize = 100;
+
+/// Releases an order's driver slot when its task ends, panics or is aborted.
+struct DriverSlot<'a> {
+    engine: &'a Engine,
+    order_id: &'a str,
+}
+
+impl Drop for DriverSlot<'_> {
+    fn drop(&mut self) {
+        self.engine.drivers().remove(self.order_id);
+    }
+}
+
 /// Lowercase, check, and de-duplicate names, keeping their order.
-fn normalize_names(names: &[String]) -> Result<Vec<String>, EngineError> {
+pub(crate) fn normalize_names(names: &[String]) -> Result<Vec<String>, EngineError> {
     if names.is_empty() {
         return Err(EngineError::Invalid(
             "an order needs at least one name".into(),
         ));
+    }
+    if names.len() > MAX_NAMES {
+        let msg = format!(
+            "{} names in one order; CAs accept at most {MAX_NAMES}",
+            names.len()
+        );
+        return Err(EngineError::Invalid(msg));
     }
     let mut out: Vec<String> = Vec::new();
     for name in names {

@@ -12,6 +12,7 @@ mod validation;
 use serde::{Deserialize, Serialize};
 
 pub use client::{AcmeError, CaEndpoint};
+pub(crate) use engine::normalize_names;
 pub use engine::{Engine, EngineError, NewOrderRequest};
 pub use names::{NameError, challenge_record_name, validate_domain, validate_email};
 

@@ -128,6 +128,7 @@ impl CertificateView {
 
 /// Body of `POST /v1/accounts`.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterAccount {
     /// Name to give it.
     pub name: String,
@@ -141,6 +142,7 @@ pub struct RegisterAccount {
 
 /// Body of `POST /v1/csrs`.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateCsr {
     /// Names.
     pub names: Vec<String>,
@@ -151,6 +153,7 @@ pub struct CreateCsr {
 
 /// Body of `POST /v1/csrs/import`.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImportCsr {
     /// The CSR, PEM (or base64 DER inside PEM armour).
     pub pem: String,

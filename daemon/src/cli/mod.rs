@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 use crate::admin::AdminClient;
 use crate::config::Config;
 
+/// Key types the CLI offers.
+const KEY_TYPES: [&str; 2] = ["ecdsa-p256", "ecdsa-p384"];
+
 /// Default admin socket when neither --socket nor a config says otherwise.
 const DEFAULT_SOCKET: &str = "/run/certkeeper/admin.sock";
 
@@ -68,7 +71,7 @@ pub enum AccountCmd {
         /// Name to refer to it by.
         #[arg(long)]
         name: String,
-        /// CA name from the config's [[ca]] sections.
+        /// CA name from the config (a `[[ca]]` section).
         #[arg(long)]
         ca: String,
         /// Contact email.
@@ -95,8 +98,8 @@ pub enum CsrCmd {
         /// DNS names (repeat); the first is the CN.
         #[arg(short = 'd', long = "domain", required = true)]
         domains: Vec<String>,
-        /// ecdsa-p256 (default) or ecdsa-p384.
-        #[arg(long, default_value = "ecdsa-p256")]
+        /// Key type of the new key.
+        #[arg(long, default_value = "ecdsa-p256", value_parser = KEY_TYPES)]
         key_type: String,
     },
     /// Import a CSR (PEM or DER file); its signature is checked.
@@ -171,7 +174,7 @@ pub struct CreateOrder {
     #[arg(short = 'd', long = "domain", required = true)]
     domains: Vec<String>,
     /// http-01 or dns-01.
-    #[arg(long)]
+    #[arg(long, value_parser = ["http-01", "dns-01"])]
     challenge: String,
     /// For dns-01: builtin, manual or a DNS provider name.
     #[arg(long)]
@@ -180,7 +183,7 @@ pub struct CreateOrder {
     #[arg(long)]
     csr: Option<String>,
     /// Key type for a new CSR.
-    #[arg(long, default_value = "ecdsa-p256")]
+    #[arg(long, default_value = "ecdsa-p256", value_parser = KEY_TYPES)]
     key_type: String,
     /// Finalize and download as soon as the order is ready.
     #[arg(long)]

@@ -125,6 +125,7 @@ impl Config {
         let config: Config =
             toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
         validate::check(&config).map_err(|e| e.locate(path, text))?;
+        validate::check_sections(&config, text).map_err(|e| e.locate(path, text))?;
         Ok(config)
     }
 

@@ -91,7 +91,7 @@ fn builtin_dns_needs_a_zone_that_covers_the_record() {
     let text = GOOD.replace(
         "challenge = \"http-01\"",
         "challenge = \"dns-01\"\ndns = \"builtin\"",
-    ) + "\n[dns_server]\nzones = [\"_acme-challenge.other.test\"]\n";
+    ) + "\n[dns_server]\nzones = [\"_acme-challenge.other.test\"]\nnameserver = \"ns.other.test.\"\n";
     let err = error_of(&text);
     assert!(
         err.contains("_acme-challenge.a.example.test. is in none of the [dns_server] zones"),
@@ -109,4 +109,41 @@ fn a_malformed_email_is_refused() {
 fn the_shipped_example_config_parses() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/certkeeper.toml");
     Config::load(&path).unwrap();
+}
+
+#[test]
+fn a_zero_poll_interval_is_refused_at_the_propagation_header() {
+    let err = error_of(&(GOOD.to_owned() + "\n[propagation]\ninterval_secs = 0\n"));
+    assert!(
+        err.contains("interval_secs and query_timeout_ms must be at least 1"),
+        "{err}"
+    );
+    assert!(err.starts_with("ck.toml:23:1:"), "{err}");
+}
+
+#[test]
+fn an_absurd_propagation_timeout_is_refused() {
+    let err =
+        error_of(&(GOOD.to_owned() + "\n[propagation]\ntimeout_secs = 9223372036854775807\n"));
+    assert!(err.contains("timeout_secs must be at most"), "{err}");
+}
+
+#[test]
+fn an_account_that_does_not_agree_to_the_terms_is_refused() {
+    let err = error_of(&GOOD.replace("agree_tos = true", "agree_tos = false"));
+    assert!(
+        err.contains("agree_tos = false, so the daemon could never register it"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_config_refuses_a_nameserver_the_dns_server_would_refuse() {
+    let text = GOOD.to_owned()
+        + "\n[dns_server]\nzones = [\"_acme-challenge.a.test\"]\nnameserver = \"bad name!\"\n";
+    let err = error_of(&text);
+    assert!(
+        err.contains("nameserver") && err.starts_with("ck.toml:23:1:"),
+        "{err}"
+    );
 }

@@ -147,3 +147,39 @@ fn check_builtin(
     }
     Ok(())
 }
+
+/// Longest propagation wait accepted: a week, far beyond any real DNS provider's delay.
+const MAX_PROPAGATION_SECS: u64 = 7 * 24 * 3600;
+
+/// Checks of whole sections that carry no spans; errors point at the section's header.
+pub(crate) fn check_sections(config: &Config, text: &str) -> Result<(), Misplaced> {
+    let at = |table: &str| {
+        let start = text.find(&format!("[{table}]")).unwrap_or(0);
+        start..start + 1
+    };
+    if let Some(server) = &config.dns_server {
+        server
+            .validate()
+            .map_err(|e| Misplaced::new(at("dns_server"), e.to_string()))?;
+    }
+    let p = &config.propagation;
+    if p.interval_secs == 0 || p.query_timeout_ms == 0 {
+        let msg = "interval_secs and query_timeout_ms must be at least 1 (0 would flood the name servers)";
+        return Err(Misplaced::new(at("propagation"), msg));
+    }
+    if p.timeout_secs > MAX_PROPAGATION_SECS || p.interval_secs > p.timeout_secs.max(1) {
+        let msg = format!(
+            "timeout_secs must be at most {MAX_PROPAGATION_SECS} and interval_secs at most timeout_secs"
+        );
+        return Err(Misplaced::new(at("propagation"), msg));
+    }
+    if let Some(account) = config.accounts.iter().find(|a| !a.agree_tos) {
+        let msg = format!(
+            "account \"{}\": agree_tos = false, so the daemon could never register it; \
+             set agree_tos = true to agree to the CA's terms",
+            account.name.get_ref()
+        );
+        return Err(Misplaced::new(account.name.span(), msg));
+    }
+    Ok(())
+}

@@ -127,6 +127,14 @@ impl DnsServer {
     }
 }
 
+impl DnsServerConfig {
+    /// Check the zone, nameserver and hostmaster names without binding anything, so
+    /// `check-config` refuses what `run` would.
+    pub fn validate(&self) -> Result<(), DnsError> {
+        zones_from(self).map(drop)
+    }
+}
+
 /// Check every name in `config` and build the zone set.
 fn zones_from(config: &DnsServerConfig) -> Result<Zones, DnsError> {
     if config.zones.is_empty() {

@@ -7,6 +7,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -14,14 +15,28 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::challenge::Board;
 
 const PREFIX: &str = "/.well-known/acme-challenge/";
+
+/// Connections served at once; more wait to be accepted, so idle clients cannot exhaust the
+/// process's file descriptors.
+const MAX_CONNECTIONS: usize = 512;
+
+/// How long a client may take to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one connection may stay open, keep-alive included.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+
+/// Pause after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -70,16 +85,32 @@ impl Http01Server {
 }
 
 async fn accept_loop(listener: TcpListener, board: Arc<Board>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors, most likely: retrying at once would spin a core.
+                warn!(%error, "http-01 accept failed; pausing");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
         };
         let board = Arc::clone(&board);
         tokio::spawn(async move {
+            let _slot = slot;
             let service = service_fn(move |req| answer(Arc::clone(&board), peer, req));
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            if let Err(error) = conn.await {
-                debug!(%error, %peer, "http-01 connection ended with an error");
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            match tokio::time::timeout(CONNECTION_LIFETIME, conn).await {
+                Ok(Err(error)) => debug!(%error, %peer, "http-01 connection ended with an error"),
+                Err(_) => debug!(%peer, "http-01 connection closed: open too long"),
+                Ok(Ok(())) => {}
             }
         });
     }
@@ -141,6 +172,30 @@ mod tests {
         );
         assert_eq!(get(addr, "/.well-known/acme-challenge/nope").await.0, 404);
         assert_eq!(get(addr, "/tok1").await.0, 404);
+        server.shutdown().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_never_finishes_its_headers_is_dropped() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let board = Arc::new(Board::new());
+        let server = Http01Server::spawn(&["127.0.0.1:0".parse().unwrap()], board)
+            .await
+            .unwrap();
+        let mut stream = tokio::net::TcpStream::connect(server.local_addrs()[0])
+            .await
+            .unwrap();
+        stream
+            .write_all(b"GET /.well-known/acme-challenge/x HTTP/1.1\r\nHost:")
+            .await
+            .unwrap();
+        tokio::time::sleep(HEADER_TIMEOUT + Duration::from_secs(1)).await;
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+        assert!(
+            read.is_ok(),
+            "the connection is still open after the header timeout"
+        );
         server.shutdown().await;
     }
 
