@@ -6,5 +6,6 @@ mod bad_input;
 mod dns01;
 mod dns_server;
 mod issuance;
+mod plugin_platform;
 mod powerdns_plugin;
 mod support;
