@@ -188,12 +188,11 @@ async fn an_oversized_error_message_is_cut_to_a_readable_length() {
     assert!(message.ends_with("[truncated]"), "{message}");
 }
 
-#[test]
-fn an_unknown_mode_shows_the_test_plugin_reads_its_settings() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_mode_shows_the_test_plugin_reads_its_settings() {
     let (_dir, host) = host_with("dance", serde_json::json!({}));
 
-    let error = runtime.block_on(host.test_connection("bad")).unwrap_err();
+    let error = host.test_connection("bad").await.unwrap_err();
 
     assert!(error.to_string().contains("dance"), "{error}");
 }
