@@ -9,5 +9,6 @@ mod dns_server;
 mod fuzz;
 mod hostile_ca;
 mod issuance;
+mod plugin_platform;
 mod powerdns_plugin;
 mod support;

@@ -15,7 +15,7 @@ use crate::challenge::Board;
 use crate::config::Config;
 use crate::dns::{self, PropagationChecker};
 use crate::http01::Http01Server;
-use crate::plugin::PluginHost;
+use crate::plugin::{PluginHost, PluginWatcher};
 use crate::store::{CertificateRecord, OrderRecord, Store, now};
 
 /// How often the daemon checks that every configured certificate is issued and fresh.
@@ -54,8 +54,9 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     };
     let state = Arc::new(AdminState {
         engine: Arc::clone(&engine),
-        plugins,
+        plugins: Arc::clone(&plugins),
     });
+    let _plugin_watcher = watch_plugins(&plugins);
     let admin_task = admin::serve(&config.admin_socket, state)?;
     engine.resume().await?;
     info!(config = %config_path.display(), "certkeeper started");
@@ -82,8 +83,17 @@ fn load_plugins(config: &Config) -> anyhow::Result<PluginHost> {
     if !dir.is_dir() && config.dns_providers.is_empty() {
         info!(dir = %dir.display(), "no plugin directory and no DNS providers configured");
     }
-    PluginHost::load(dir, config.dns_providers.clone())
+    let cache = config.plugin_cache_dir();
+    PluginHost::load_with_cache(dir, config.dns_providers.clone(), Some(&cache))
         .with_context(|| format!("loading plugins from {}", dir.display()))
+}
+
+/// Hot reload: a daemon whose plugin directory cannot be watched still serves what it loaded.
+fn watch_plugins(plugins: &Arc<PluginHost>) -> Option<PluginWatcher> {
+    plugins
+        .watch()
+        .inspect_err(|error| warn!(%error, "plugins will not be reloaded until restart"))
+        .ok()
 }
 
 fn endpoints(config: &Config) -> Vec<CaEndpoint> {

@@ -145,6 +145,9 @@ async fn route_orders(
             true,
         )),
         (&Method::GET, ["v1", "plugins"]) => ok(state.plugins.plugins()),
+        (&Method::POST, ["v1", "providers", name, "test"]) => {
+            ok(super::plugin_routes::test_provider(&state.plugins, name).await?)
+        }
         _ => Err((
             StatusCode::NOT_FOUND,
             format!("no route for {method} /{}", parts.join("/")),

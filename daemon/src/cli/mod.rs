@@ -212,8 +212,13 @@ pub enum CertCmd {
 /// `certkeeper plugin …`
 #[derive(Debug, Subcommand)]
 pub enum PluginCmd {
-    /// List loaded plugins.
+    /// List loaded plugins: name, kind, version, contract version, file hash, load time.
     List,
+    /// Run a DNS provider instance's connection test (one read-only API request).
+    Test {
+        /// The provider instance's name, from a `[[dns_provider]]` section.
+        provider: String,
+    },
 }
 
 impl Cli {
@@ -245,6 +250,10 @@ impl Cli {
                 "cert",
             ),
             Command::Plugin(PluginCmd::List) => (client.get("/v1/plugins").await?, "plugins"),
+            Command::Plugin(PluginCmd::Test { provider }) => {
+                let path = format!("/v1/providers/{}/test", seg(provider));
+                (client.post(&path, &json!({})).await?, "provider-test")
+            }
         };
         if let Command::Order(OrderCmd::Download {
             out: Some(path), ..

@@ -60,6 +60,10 @@ pub(super) fn print(kind: &str, value: &Value) {
             ],
         ),
         "plugins" => plugins(value),
+        "provider-test" => println!(
+            "{}: connection test passed",
+            value["provider"].as_str().unwrap_or_default()
+        ),
         "order" => order(value),
         "cert" => {
             fields(

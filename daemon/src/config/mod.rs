@@ -33,6 +33,9 @@ pub struct Config {
     /// Directory the WASM plugins are loaded from.
     #[serde(default = "default_plugin_dir")]
     pub plugin_dir: PathBuf,
+    /// Directory for the plugins' compiled code, owner-only; `plugin-cache` beside the store
+    /// file when not given.
+    pub plugin_cache_dir: Option<PathBuf>,
     /// The HTTP-01 listener; off when the section is absent.
     pub http01: Option<Http01Config>,
     /// The built-in authoritative DNS server; off when the section is absent.
@@ -132,6 +135,15 @@ impl Config {
     /// The CA section called `name`.
     pub fn ca(&self, name: &str) -> Option<&CaConfig> {
         self.cas.iter().find(|ca| ca.name.get_ref() == name)
+    }
+
+    /// Where compiled plugin code is cached: `plugin_cache_dir`, or `plugin-cache` beside the
+    /// store file.
+    pub fn plugin_cache_dir(&self) -> PathBuf {
+        self.plugin_cache_dir.clone().unwrap_or_else(|| {
+            let store_dir = self.store.parent().unwrap_or(Path::new("."));
+            store_dir.join("plugin-cache")
+        })
     }
 
     /// The account section called `name`.

@@ -15,7 +15,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use super::bindings::certkeeper::plugin::types::ProviderError as WitProviderError;
 use super::bindings::{DnsProvider, DnsProviderPre};
 use super::host_http::HttpClient;
-use super::provider::Provider;
+use super::host_log::clip;
+use super::provider::{Provider, ProviderConfig};
 use super::{HostFault, ProviderError};
 
 /// Limits that every plugin call runs under.
@@ -39,6 +40,19 @@ impl Default for PluginLimits {
             http_timeout: Duration::from_secs(20),
             max_response_bytes: 4 << 20,
         }
+    }
+}
+
+impl PluginLimits {
+    /// These limits with a provider instance's own `call_timeout_secs` and `memory_limit_mib`.
+    pub(super) fn for_provider(mut self, config: &ProviderConfig) -> Self {
+        if let Some(secs) = config.call_timeout_secs {
+            self.call_timeout = Duration::from_secs(secs);
+        }
+        if let Some(mib) = config.memory_limit_mib {
+            self.memory_bytes = usize::try_from(mib << 20).unwrap_or(usize::MAX);
+        }
+        self
     }
 }
 
@@ -176,13 +190,15 @@ fn classify(error: &wasmtime::Error, state: &CallState, limits: &PluginLimits) -
     }
 }
 
-/// The plugin's error with any secret setting value taken out of its message.
+/// The plugin's error with any secret setting value taken out of its message, and the message cut
+/// to a length fit for a log line.
 fn redacted(error: ProviderError, provider: &Provider) -> ProviderError {
+    let clean = |message: &str| clip(provider.redact(message));
     match error {
-        ProviderError::AuthFailed(m) => ProviderError::AuthFailed(provider.redact(&m)),
-        ProviderError::ZoneNotFound(m) => ProviderError::ZoneNotFound(provider.redact(&m)),
-        ProviderError::BadConfig(m) => ProviderError::BadConfig(provider.redact(&m)),
-        ProviderError::Other(m) => ProviderError::Other(provider.redact(&m)),
+        ProviderError::AuthFailed(m) => ProviderError::AuthFailed(clean(&m)),
+        ProviderError::ZoneNotFound(m) => ProviderError::ZoneNotFound(clean(&m)),
+        ProviderError::BadConfig(m) => ProviderError::BadConfig(clean(&m)),
+        ProviderError::Other(m) => ProviderError::Other(clean(&m)),
         rate_limited @ ProviderError::RateLimited { .. } => rate_limited,
     }
 }

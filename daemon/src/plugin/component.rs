@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -14,6 +15,7 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use super::bindings::DnsProviderPre;
+use super::cache::CodeCache;
 use super::call::{self, CallFailure, CallState, PluginLimits};
 use super::provider::Provider;
 use super::{CONTRACT_VERSION, PluginError};
@@ -42,6 +44,8 @@ pub struct PluginInfo {
 pub(super) struct LoadedPlugin {
     pub(super) info: PluginInfo,
     pub(super) pre: DnsProviderPre<CallState>,
+    /// Whether the compiled code came from the cache rather than from Cranelift.
+    pub(super) from_cache: bool,
 }
 
 /// The package every interface of the contract lives in.
@@ -50,26 +54,43 @@ const PACKAGE: &str = "certkeeper:plugin";
 /// The interfaces a `dns-provider` component exports.
 const DNS_PROVIDER_EXPORTS: [&str; 4] = ["metadata", "txt-records", "zones", "connection"];
 
+/// The most time the `metadata` call may take while a plugin loads.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
 const WASM_MAGIC: &[u8] = b"\0asm";
 const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 
-/// Reads, checks and compiles the plugin at `path`, then asks it for its metadata.
-pub(super) fn load(
-    linker: &Linker<CallState>,
-    path: &Path,
-    limits: &PluginLimits,
-) -> Result<LoadedPlugin, PluginError> {
-    let engine = linker.engine();
+/// Reads the plugin file at `path`, with its SHA-256 as hex.
+pub(super) fn read(path: &Path) -> Result<(Vec<u8>, String), PluginError> {
     let bytes = std::fs::read(path).map_err(|source| PluginError::Io {
         path: path.to_owned(),
         source,
     })?;
-    check_header(path, &bytes)?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    Ok((bytes, sha256))
+}
 
-    let component = Component::new(engine, &bytes).map_err(|error| PluginError::Compile {
-        path: path.to_owned(),
-        reason: format!("{error:#}"),
-    })?;
+/// Checks and compiles (or takes from `cache`) the plugin read from `path`, then asks it for its
+/// metadata.
+pub(super) fn load(
+    linker: &Linker<CallState>,
+    path: &Path,
+    (bytes, sha256): (&[u8], &str),
+    limits: &PluginLimits,
+    cache: Option<&CodeCache>,
+) -> Result<LoadedPlugin, PluginError> {
+    let engine = linker.engine();
+    check_header(path, bytes)?;
+
+    let cached = cache.and_then(|cache| cache.get(engine, sha256));
+    let from_cache = cached.is_some();
+    let component = match cached {
+        Some(component) => component,
+        None => Component::new(engine, bytes).map_err(|error| PluginError::Compile {
+            path: path.to_owned(),
+            reason: format!("{error:#}"),
+        })?,
+    };
     check_contract(path, engine, &component)?;
     let pre = linker
         .instantiate_pre(&component)
@@ -79,8 +100,16 @@ pub(super) fn load(
             reason: format!("{error:#}"),
         })?;
 
-    let info = metadata(path, &pre, limits, &bytes)?;
-    Ok(LoadedPlugin { info, pre })
+    let info = metadata(path, &pre, limits, sha256)?;
+    // Cached only once it has proved to be a plugin of ours, so garbage never fills the cache.
+    if let (Some(cache), false) = (cache, from_cache) {
+        cache.put(sha256, &component);
+    }
+    Ok(LoadedPlugin {
+        info,
+        pre,
+        from_cache,
+    })
 }
 
 /// Refuses files that are not WebAssembly, and core modules, with a message saying which.
@@ -152,11 +181,16 @@ fn metadata(
     path: &Path,
     pre: &DnsProviderPre<CallState>,
     limits: &PluginLimits,
-    bytes: &[u8],
+    sha256: &str,
 ) -> Result<PluginInfo, PluginError> {
     let bad = |reason: String| PluginError::Metadata {
         path: path.to_owned(),
         reason,
+    };
+    // N.B. a plugin whose metadata spins holds up loading, so it gets less time than a call.
+    let limits = &PluginLimits {
+        call_timeout: limits.call_timeout.min(METADATA_TIMEOUT),
+        ..*limits
     };
     let state = CallState::new("", Arc::new(Provider::loading()), limits, None);
     let meta = call::run(pre, state, limits, |plugin, store| {
@@ -191,7 +225,7 @@ fn metadata(
         version: meta.version,
         contract_version: meta.contract_version,
         file: path.to_owned(),
-        sha256: hex::encode(Sha256::digest(bytes)),
+        sha256: sha256.to_owned(),
         loaded_at: OffsetDateTime::now_utc(),
     })
 }

@@ -115,6 +115,28 @@ pub enum PluginError {
         loaded: String,
     },
 
+    /// The plugin directory could not be watched for changes.
+    #[error("cannot watch plugin directory {}: {reason}", path.display())]
+    Watch {
+        /// The directory.
+        path: PathBuf,
+        /// What the watcher said.
+        reason: String,
+    },
+
+    /// A per-provider limit is out of range.
+    #[error("DNS provider {provider}: {key} = {value} is out of range (1 to {max})")]
+    BadLimit {
+        /// The provider instance.
+        provider: String,
+        /// The setting, e.g. `call_timeout_secs`.
+        key: &'static str,
+        /// The value given.
+        value: u64,
+        /// The largest value allowed.
+        max: u64,
+    },
+
     /// An `allowed_hosts` entry is not `host` or `host:port`.
     #[error("DNS provider {provider}: allowed_hosts entry {entry:?} is not `host` or `host:port`")]
     BadAllowedHost {
@@ -189,6 +211,10 @@ pub enum HostFault {
     /// The plugin trapped (a panic, an `unreachable`, a bad memory access).
     #[error("trapped: {0}")]
     Trap(String),
+    /// The plugin returned something the contract does not allow, e.g. a zone that does not
+    /// hold the name it was asked about.
+    #[error("returned an invalid answer: {0}")]
+    InvalidAnswer(String),
     /// The component could not be instantiated for the call.
     #[error("cannot be instantiated: {0}")]
     Instantiate(String),

@@ -14,11 +14,7 @@ const MAX_MESSAGE_CHARS: usize = 2000;
 
 impl Host for CallState {
     fn log(&mut self, level: Level, message: String) {
-        let mut message = self.provider.redact(&message);
-        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
-            message.truncate(cut);
-            message.push_str(" [truncated]");
-        }
+        let message = clip(self.provider.redact(&message));
 
         let (plugin, provider) = (self.plugin.as_str(), self.provider.name());
         match level {
@@ -29,4 +25,14 @@ impl Host for CallState {
             Level::Error => error!(%plugin, %provider, "{message}"),
         }
     }
+}
+
+/// `message` cut at [`MAX_MESSAGE_CHARS`], marked when cut: what a plugin says, in a log line or
+/// an error, stays readable however much it sends.
+pub(super) fn clip(mut message: String) -> String {
+    if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        message.truncate(cut);
+        message.push_str(" [truncated]");
+    }
+    message
 }

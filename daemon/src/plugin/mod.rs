@@ -8,8 +8,11 @@
 //! loops, grows or traps costs one failed call and nothing else.
 //!
 //! One file per WIT interface the host implements (`host_http`, `host_log`, `host_config`);
-//! `component` loads and checks files, `call` runs one call, `provider` holds the instances.
+//! `component` loads and checks files, `cache` keeps their compiled code, `reload` and `watch`
+//! swap them while the daemon runs, `call` runs one call, `provider` holds the instances.
 
+mod answer;
+mod cache;
 mod call;
 mod component;
 mod error;
@@ -17,11 +20,14 @@ mod host_config;
 mod host_http;
 mod host_log;
 mod provider;
+mod reload;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -32,9 +38,13 @@ pub use call::PluginLimits;
 pub use component::PluginInfo;
 pub use error::{HostFault, Operation, PluginCallError, PluginError, ProviderError};
 pub use provider::{DEFAULT_SECRET_SETTINGS, ProviderConfig};
+pub use reload::FileChange;
+pub use watch::PluginWatcher;
 
+use answer::zone_holds;
 use bindings::DnsProvider;
 use bindings::certkeeper::plugin::types::ProviderError as WitProviderError;
+use cache::CodeCache;
 use call::{CallFailure, CallState, EPOCH_TICK, HttpAccess};
 use component::LoadedPlugin;
 use host_http::HttpClient;
@@ -44,6 +54,9 @@ use provider::Provider;
 /// another version is refused when it is loaded.
 pub const CONTRACT_VERSION: &str = "0.1.0";
 
+/// How long past its time limit the caller still waits for a call stuck in a host function.
+const CALL_GRACE: Duration = Duration::from_secs(1);
+
 mod bindings {
     wasmtime::component::bindgen!({ world: "dns-provider", path: "../wit" });
 }
@@ -51,26 +64,49 @@ mod bindings {
 impl bindings::certkeeper::plugin::types::Host for CallState {}
 
 /// The loaded plugins and the DNS provider instances that run them.
+///
+/// Shared as `Arc<PluginHost>`; plugins can be swapped while it is shared (see [`Self::watch`]),
+/// and each call keeps the plugin it started with until it ends.
 pub struct PluginHost {
     linker: Linker<CallState>,
-    /// By plugin name, from each plugin's metadata.
-    plugins: BTreeMap<String, Arc<LoadedPlugin>>,
+    /// The directory plugins are loaded from and watched in.
+    dir: PathBuf,
+    /// By plugin name, from each plugin's metadata. Held only to clone or swap an `Arc`.
+    plugins: RwLock<BTreeMap<String, Arc<LoadedPlugin>>>,
     /// By provider instance name.
     providers: BTreeMap<String, Arc<Provider>>,
     http: HttpClient,
     limits: PluginLimits,
+    cache: Option<CodeCache>,
+    cache_hits: AtomicU64,
 }
 
 impl PluginHost {
-    /// Loads every `*.wasm` file in `dir` and sets up `providers` on them.
+    /// Loads every `*.wasm` file in `dir` and sets up `providers` on them, compiling every time.
     ///
     /// Fails on the first file that is not a component of this contract version, on two files
     /// with the same plugin name, and on a provider that names a plugin not loaded.
     pub fn load(dir: &Path, providers: Vec<ProviderConfig>) -> Result<Self, PluginError> {
-        let mut host = Self::empty()?;
+        Self::load_with_cache(dir, providers, None)
+    }
+
+    /// As [`Self::load`], keeping compiled code in `cache_dir` (created owner-only when missing)
+    /// so unchanged plugins are not compiled again after a restart. A cache directory that
+    /// others may write to is not used, with a warning.
+    pub fn load_with_cache(
+        dir: &Path,
+        providers: Vec<ProviderConfig>,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, PluginError> {
+        let mut host = Self::empty(dir)?;
+        host.cache = cache_dir.and_then(|cache_dir| {
+            CodeCache::open(cache_dir, host.linker.engine())
+                .inspect_err(|error| warn!(%error, "compiling plugins without a cache"))
+                .ok()
+        });
         for path in wasm_files(dir)? {
-            let plugin = component::load(&host.linker, &path, &host.limits)?;
-            if let Some(first) = host.plugins.get(&plugin.info.name) {
+            let plugin = host.compile(&path, &component::read(&path)?)?;
+            if let Some(first) = host.read_plugins().get(&plugin.info.name) {
                 return Err(PluginError::DuplicatePlugin {
                     name: plugin.info.name.clone(),
                     first: first.info.file.clone(),
@@ -83,18 +119,14 @@ impl PluginHost {
         for config in providers {
             host.add_provider(config)?;
         }
-        let (plugins, providers) = (host.plugins.len(), host.providers.len());
+        let (plugins, providers) = (host.read_plugins().len(), host.providers.len());
         info!(dir = %dir.display(), plugins, providers, "plugins loaded");
         Ok(host)
     }
 
-    /// Loads one plugin file, replacing a loaded plugin of the same name. Calls in flight finish
-    /// on the plugin they started with. On error nothing changes.
-    pub fn load_file(&mut self, path: &Path) -> Result<PluginInfo, PluginError> {
-        let plugin = component::load(&self.linker, path, &self.limits)?;
-        let info = plugin.info.clone();
-        self.insert(plugin);
-        Ok(info)
+    /// How many plugins were loaded from the compiled-code cache instead of being compiled.
+    pub fn cache_hits(&self) -> u64 {
+        self.cache_hits.load(Ordering::Relaxed)
     }
 
     /// Replaces the limits that calls from now on run under.
@@ -136,16 +168,22 @@ impl PluginHost {
     }
 
     /// Returns the provider's zone that holds `fqdn`, lowercase with a trailing dot.
+    ///
+    /// A zone that is not a valid name or does not hold `fqdn` is a [`HostFault::InvalidAnswer`].
     pub async fn find_zone(&self, provider: &str, fqdn: &str) -> Result<String, PluginCallError> {
-        let fqdn = canonical(fqdn);
+        let name = canonical(fqdn);
         let zone = self
             .call(provider, Operation::FindZone, move |plugin, store| {
                 plugin
                     .certkeeper_plugin_zones()
-                    .call_find_zone(store, &fqdn)
+                    .call_find_zone(store, &name)
             })
             .await?;
-        Ok(canonical(&zone))
+        let (zone, fqdn) = (canonical(&zone), canonical(fqdn));
+        match zone_holds(&zone, &fqdn) {
+            true => Ok(zone),
+            false => Err(self.invalid_answer(provider, Operation::FindZone, &zone, &fqdn)),
+        }
     }
 
     /// Checks that the provider instance's settings work, changing nothing.
@@ -160,7 +198,7 @@ impl PluginHost {
 
     /// The loaded plugins, by name.
     pub fn plugins(&self) -> Vec<PluginInfo> {
-        self.plugins
+        self.read_plugins()
             .values()
             .map(|plugin| plugin.info.clone())
             .collect()
@@ -171,7 +209,7 @@ impl PluginHost {
         self.providers.contains_key(name)
     }
 
-    fn empty() -> Result<Self, PluginError> {
+    fn empty(dir: &Path) -> Result<Self, PluginError> {
         let engine_error = |error: wasmtime::Error| PluginError::Engine(format!("{error:#}"));
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
@@ -187,26 +225,58 @@ impl PluginHost {
         let (http, limits) = (host_http::client(), PluginLimits::default());
         Ok(Self {
             linker,
-            plugins,
+            dir: dir.to_owned(),
+            plugins: RwLock::new(plugins),
             providers,
             http,
             limits,
+            cache: None,
+            cache_hits: AtomicU64::new(0),
         })
     }
 
-    fn insert(&mut self, plugin: LoadedPlugin) {
+    /// Checks and compiles the plugin file read from `path`, through the cache when there is one.
+    fn compile(&self, path: &Path, file: &(Vec<u8>, String)) -> Result<LoadedPlugin, PluginError> {
+        let (bytes, sha256) = (file.0.as_slice(), file.1.as_str());
+        let plugin = component::load(
+            &self.linker,
+            path,
+            (bytes, sha256),
+            &self.limits,
+            self.cache.as_ref(),
+        )?;
+        if plugin.from_cache {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(plugin)
+    }
+
+    /// Adds `plugin`, replacing a plugin of the same name; returns the one it replaced.
+    fn insert(&self, plugin: LoadedPlugin) -> Option<Arc<LoadedPlugin>> {
         let info = &plugin.info;
         let (name, version, sha256) = (&info.name, &info.version, &info.sha256);
-        info!(plugin = %name, %version, %sha256, file = %info.file.display(), "plugin loaded");
-        self.plugins.insert(name.clone(), Arc::new(plugin));
+        let (file, cached) = (info.file.display(), plugin.from_cache);
+        info!(plugin = %name, %version, %sha256, %file, cached, "plugin loaded");
+        self.write_plugins().insert(name.clone(), Arc::new(plugin))
+    }
+
+    // N.B. the lock only guards map operations that cannot panic half-way, so a poisoned lock
+    // still holds a consistent map.
+    fn read_plugins(&self) -> RwLockReadGuard<'_, BTreeMap<String, Arc<LoadedPlugin>>> {
+        self.plugins.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_plugins(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Arc<LoadedPlugin>>> {
+        self.plugins.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn add_provider(&mut self, config: ProviderConfig) -> Result<(), PluginError> {
         if self.providers.contains_key(&config.name) {
             return Err(PluginError::DuplicateProvider(config.name));
         }
-        if !self.plugins.contains_key(&config.plugin) {
-            let loaded: Vec<&str> = self.plugins.keys().map(String::as_str).collect();
+        let plugins = self.read_plugins();
+        if !plugins.contains_key(&config.plugin) {
+            let loaded: Vec<&str> = plugins.keys().map(String::as_str).collect();
             return Err(PluginError::UnknownPlugin {
                 provider: config.name,
                 plugin: config.plugin,
@@ -217,6 +287,7 @@ impl PluginHost {
                 },
             });
         }
+        drop(plugins);
         let provider = Provider::new(config)?;
         self.providers
             .insert(provider.name().to_owned(), Arc::new(provider));
@@ -234,10 +305,14 @@ impl PluginHost {
         let unknown = || PluginCallError::UnknownProvider(name.to_owned());
         let provider = self.providers.get(name).cloned().ok_or_else(unknown)?;
         let plugin_name = provider.config.plugin.clone();
-        let plugin = self.plugins.get(&plugin_name).cloned().ok_or_else(|| {
-            let why = format!("plugin {plugin_name} is not loaded");
-            CallFailure::Host(HostFault::Instantiate(why))
-        });
+        let plugin = self
+            .read_plugins()
+            .get(&plugin_name)
+            .cloned()
+            .ok_or_else(|| {
+                let why = format!("plugin {plugin_name} is not loaded");
+                CallFailure::Host(HostFault::Instantiate(why))
+            });
         let span = info_span!("plugin_call", provider = %name, plugin = %plugin_name, %operation);
 
         let _writing = match operation {
@@ -246,7 +321,7 @@ impl PluginHost {
             }
             _ => None,
         };
-        let limits = self.limits;
+        let limits = self.limits.for_provider(&provider.config);
         let access = HttpAccess {
             runtime: Handle::current(),
             client: self.http.clone(),
@@ -263,7 +338,17 @@ impl PluginHost {
                 call::run(&plugin.pre, state, &limits, f)
             }
         });
-        let outcome = task.instrument(span.clone()).await;
+        // N.B. the epoch cannot interrupt a plugin while it waits inside a host call (a WASI
+        // sleep or poll), so the caller also stops waiting a little after the limit; the blocking
+        // thread then ends when that host call returns, and its result is dropped.
+        let waited = limits.call_timeout + CALL_GRACE;
+        let outcome = tokio::time::timeout(waited, task.instrument(span.clone()))
+            .await
+            .unwrap_or_else(|_| {
+                Ok(Err(CallFailure::Host(HostFault::Timeout(
+                    limits.call_timeout,
+                ))))
+            });
 
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let result = call_error(name, &plugin_name, operation, outcome);

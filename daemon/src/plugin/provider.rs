@@ -48,6 +48,12 @@ pub struct ProviderConfig {
     /// [`DEFAULT_SECRET_SETTINGS`]; a list given here replaces it.
     #[serde(default = "default_secret_settings")]
     pub secret_settings: Vec<String>,
+    /// Wall-clock seconds one call may take, HTTP requests included (1–3600). Defaults to 30.
+    #[serde(default)]
+    pub call_timeout_secs: Option<u64>,
+    /// Linear memory one call's instance may grow to, in MiB (1–4096). Defaults to 64.
+    #[serde(default)]
+    pub memory_limit_mib: Option<u64>,
 }
 
 impl fmt::Debug for ProviderConfig {
@@ -70,6 +76,8 @@ impl fmt::Debug for ProviderConfig {
             .field("allowed_hosts", &self.allowed_hosts)
             .field("settings", &settings)
             .field("secret_settings", &self.secret_settings)
+            .field("call_timeout_secs", &self.call_timeout_secs)
+            .field("memory_limit_mib", &self.memory_limit_mib)
             .finish()
     }
 }
@@ -114,6 +122,8 @@ impl Provider {
                 })
             })
             .collect::<Result<_, _>>()?;
+        check_limit(&config, "call_timeout_secs", config.call_timeout_secs, 3600)?;
+        check_limit(&config, "memory_limit_mib", config.memory_limit_mib, 4096)?;
         Ok(Self {
             config,
             allowed,
@@ -129,6 +139,8 @@ impl Provider {
             allowed_hosts: Vec::new(),
             settings: BTreeMap::new(),
             secret_settings: Vec::new(),
+            call_timeout_secs: None,
+            memory_limit_mib: None,
         };
         Self {
             config,
@@ -164,6 +176,24 @@ impl Provider {
             }
         }
         text
+    }
+}
+
+/// Refuses a limit outside `1..=max`, naming the provider and the key.
+fn check_limit(
+    config: &ProviderConfig,
+    key: &'static str,
+    value: Option<u64>,
+    max: u64,
+) -> Result<(), PluginError> {
+    match value {
+        Some(value) if !(1..=max).contains(&value) => Err(PluginError::BadLimit {
+            provider: config.name.clone(),
+            key,
+            value,
+            max,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -254,6 +284,18 @@ mod tests {
         let redacted = provider.redact("request with key s3cret-key failed");
         assert_eq!(redacted, "request with key [redacted] failed");
         assert!(!format!("{:?}", provider.config).contains("s3cret-key"));
+    }
+
+    #[test]
+    fn limits_of_zero_or_past_the_maximum_are_refused_naming_the_key() {
+        for (key, value) in [("call_timeout_secs", 0), ("memory_limit_mib", 4097)] {
+            let config = serde_json::json!({ "name": "slow", "plugin": "p", key: value });
+            let config: ProviderConfig = serde_json::from_value(config).unwrap();
+
+            let error = Provider::new(config).unwrap_err().to_string();
+
+            assert!(error.contains("slow") && error.contains(key), "{error}");
+        }
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! Host tests that load the real, built plugin components (`scripts/build-plugins.sh`).
+//!
+//! `hostile` runs the misbehaving test plugin (`plugins/test-hostile`), `reload` swaps plugins
+//! under a running host.
+
+mod hostile;
+mod reload;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::*;
 
@@ -14,7 +21,16 @@ fn plugin_dir() -> PathBuf {
 }
 
 fn powerdns_wasm() -> PathBuf {
-    let path = plugin_dir().join("powerdns.wasm");
+    built("powerdns.wasm")
+}
+
+/// The misbehaving test plugin, built from `plugins/test-hostile`.
+fn hostile_wasm() -> PathBuf {
+    built("test_hostile.wasm")
+}
+
+fn built(file: &str) -> PathBuf {
+    let path = plugin_dir().join(file);
     assert!(
         path.is_file(),
         "{} is missing: run scripts/build-plugins.sh first",
@@ -184,13 +200,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_host_is_logged_as_a_warning_naming_plugin_provider_and_host() {
-    let logs = CapturedLogs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    // N.B. global: the refusal is logged on a blocking thread, where a scoped default is not seen.
-    tracing::subscriber::set_global_default(subscriber).expect("only this test sets a subscriber");
+    let logs = captured_logs();
     let dir = dir_with_powerdns();
     let config = serde_json::json!({
         "name": "pdns-sandbox", "plugin": "powerdns", "allowed_hosts": ["127.0.0.1:8081"],
@@ -220,6 +230,24 @@ async fn a_refused_host_is_logged_as_a_warning_naming_plugin_provider_and_host()
         !logs.contains("very-secret-key"),
         "the API key was logged:\n{logs}"
     );
+}
+
+/// Everything logged by any test of this binary, from the first call on.
+///
+/// N.B. global: plugin calls log on blocking threads, where a scoped default is not seen. Tests
+/// run in parallel, so each looks only for lines naming its own provider or file.
+fn captured_logs() -> &'static CapturedLogs {
+    static LOGS: OnceLock<CapturedLogs> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("only this sets a subscriber");
+        logs
+    })
 }
 
 /// Log output collected in memory.
