@@ -22,6 +22,7 @@ pub mod config;
 pub mod dns;
 pub mod http;
 pub mod log;
+pub mod sign;
 
 mod adapter;
 mod error;
