@@ -8,4 +8,5 @@ mod dns_server;
 mod issuance;
 mod powerdns_plugin;
 mod providers;
+mod sdk_readme;
 mod support;

@@ -18,14 +18,14 @@ use crate::support::{curl, plugin_dir, workspace_root};
 const NAME: &str = "_acme-challenge.www.example.test.";
 
 /// A fake API process, killed when dropped.
-struct FakeApi {
+pub(crate) struct FakeApi {
     child: Child,
     port: u16,
 }
 
 impl FakeApi {
     /// Starts the fake `kind` with `secrets` (see the script's usage) and waits for its port.
-    fn start(kind: &str, secrets: &[&str]) -> Self {
+    pub(crate) fn start(kind: &str, secrets: &[&str]) -> Self {
         let script = workspace_root().join("tests/fakes/fake_dns_api.py");
         let mut child = Command::new("python3")
             .arg(&script)
@@ -46,16 +46,16 @@ impl FakeApi {
         Self { child, port }
     }
 
-    fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.authority())
     }
 
     /// The TXT values the fake serves at `name`, sorted.
-    fn served(&self, name: &str) -> Vec<String> {
+    pub(crate) fn served(&self, name: &str) -> Vec<String> {
         let url = format!("{}/_fake/txt?name={name}", self.url());
         let output = curl(&["-fsS", &url]);
         assert!(output.status.success(), "fake at {url} did not answer");

@@ -255,3 +255,35 @@ class AcmeDns:
             return 400, JSON, json.dumps({"error": "bad_txt"})
         self.values = (self.values + [update["txt"]])[-2:]
         return 200, JSON, json.dumps({"txt": update["txt"]})
+
+
+class Example:
+    """The API of plugin-sdk/README.md's example: X-Api-Key; one value list per name."""
+
+    def __init__(self, api_key):
+        self.api_key, self.sets = api_key, {}
+
+    def served(self, name):
+        return list(self.sets.get(name, {}).get("values", []))
+
+    def handle(self, method, raw_path, headers, body):
+        if headers.get("x-api-key") != self.api_key:
+            return 401, JSON, json.dumps({"error": "bad api key"})
+        path = urlsplit(raw_path).path
+        if method == "GET" and path == "/v1/zones":
+            return 200, JSON, json.dumps([ZONE])
+        match = re.fullmatch(r"/v1/zones/([^/]+)/txt/([^/]+)", path)
+        if not match or match.group(1) != ZONE or not in_zone(match.group(2)):
+            return 404, JSON, json.dumps({"error": "no such zone or name"})
+        name = match.group(2)
+        if method == "GET":
+            found = self.sets.get(name)
+            return (200, JSON, json.dumps(found)) if found else (404, JSON, "{}")
+        if method == "DELETE":
+            return (204, JSON, "") if self.sets.pop(name, None) else (404, JSON, "{}")
+        txt_set = json.loads(body or b"{}")
+        if method != "PUT" or not isinstance(txt_set.get("ttl"), int) or \
+                not all(isinstance(v, str) for v in txt_set.get("values") or [None]):
+            return 400, JSON, json.dumps({"error": "bad request %r" % txt_set})
+        self.sets[name] = txt_set
+        return 200, JSON, json.dumps(txt_set)

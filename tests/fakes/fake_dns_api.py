@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Fake DNS provider APIs for certkeeper's plugin tests: Cloudflare, Route53, Akamai Edge DNS
-and acme-dns, each reduced to the calls the plugins make, on 127.0.0.1 at a random port.
+and acme-dns (plus the SDK README's example API), each reduced to the calls the plugins make, on
+127.0.0.1 at a random port.
 
 Every request is authenticated as the real service does it (bearer token, SigV4, EdgeGrid,
 X-Api-User/X-Api-Key) and rejected with 401/403 when it does not check out; request bodies are
@@ -9,7 +10,7 @@ the TXT values the fake would serve at NAME, as a sorted JSON list: what a resol
 
 Usage: fake_dns_api.py KIND SECRET...   (prints the port on its first line, then serves)
   cloudflare API_TOKEN | route53 ACCESS_KEY SECRET_KEY | akamai CLIENT_TOKEN CLIENT_SECRET
-  ACCESS_TOKEN | acme-dns USERNAME PASSWORD SUBDOMAIN
+  ACCESS_TOKEN | acme-dns USERNAME PASSWORD SUBDOMAIN | example API_KEY
 """
 
 import json
@@ -25,6 +26,7 @@ KINDS = {
     "route53": apis.Route53,
     "akamai": apis.Akamai,
     "acme-dns": apis.AcmeDns,
+    "example": apis.Example,
 }
 
 
