@@ -99,6 +99,17 @@ async fn two_values_on_one_name(host: &PluginHost, fake: &FakeApi) {
     host.test_connection("test").await.expect("test-connection");
     let zone = host.find_zone("test", NAME).await.expect("find-zone");
     assert_eq!(zone, "example.test.");
+    let outside = host
+        .find_zone("test", "_acme-challenge.www.example.invalid.")
+        .await;
+    let outside = outside.expect_err("no zone of the account holds example.invalid");
+    assert!(
+        matches!(
+            outside.provider_error(),
+            Some(ProviderError::ZoneNotFound(_))
+        ),
+        "expected zone-not-found, got {outside}"
+    );
 
     host.present("test", NAME, "wildcard-value", 60)
         .await

@@ -140,6 +140,10 @@ class Route53:
             "</ListResourceRecordSetsResponse>" % items
 
     def change(self, body):
+        # A client that does not wait for INSYNC before its next change gets what Route53 answers
+        # a change racing an unfinished one.
+        if "PENDING" in self.changes.values():
+            return self.error(400, "PriorRequestNotComplete", "a previous change is PENDING")
         try:
             change = ET.fromstring(body).find("./%sChangeBatch/%sChanges/%sChange" % ((self.NS,) * 3))
             action = change.find(self.NS + "Action").text
