@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use certkeeper::plugin::{PluginHost, ProviderConfig, ProviderError};
 use serde_json::{Value, json};
 
-use crate::support::{curl, plugin_dir, workspace_root};
+use crate::support::{built_plugins, curl, workspace_root};
 
 const NAME: &str = "_acme-challenge.www.example.test.";
 
@@ -73,7 +73,7 @@ impl Drop for FakeApi {
 /// A host with only the built plugin `wasm` (one compile, not one per plugin) and two provider
 /// instances of `plugin`: `test` with the `right` settings and `wrong` with a wrong credential.
 fn host(wasm: &str, plugin: &str, fake: &FakeApi, right: Value, wrong: Value) -> PluginHost {
-    let built = plugin_dir().join(wasm);
+    let built = built_plugins().join(wasm);
     assert!(
         built.is_file(),
         "{} is missing: run scripts/build-plugins.sh first",

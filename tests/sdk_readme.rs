@@ -7,7 +7,7 @@ use certkeeper::plugin::{PluginHost, ProviderConfig};
 use serde_json::json;
 
 use crate::providers::FakeApi;
-use crate::support::{plugin_dir, workspace_root};
+use crate::support::{built_plugins, workspace_root};
 
 /// The fenced block that follows `<!-- file: PATH -->` in the README.
 fn readme_block(readme: &str, path: &str) -> String {
@@ -56,7 +56,7 @@ fn build_example() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sdk_readme_example_presents_and_cleans_up_two_values() {
     build_example();
-    let built = plugin_dir().join("example.wasm");
+    let built = built_plugins().join("example.wasm");
     assert!(
         built.is_file(),
         "{} is missing: run scripts/build-plugins.sh first",

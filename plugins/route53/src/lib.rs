@@ -31,18 +31,18 @@ impl DnsProvider for Route53 {
     fn present(fqdn: &str, value: &str, ttl: u32) -> Result<(), ProviderError> {
         let (api, fqdn) = (Api::from_config()?, dns::fqdn(fqdn));
         let zone = api.zone_id(&fqdn)?;
-        let (old_ttl, mut values) = api.txt_set(&zone, &fqdn)?;
+        let (ttl, mut values) = api.txt_set(&zone, &fqdn)?.unwrap_or((ttl, Vec::new()));
         if values.iter().any(|v| v == value) {
             return Ok(());
         }
         values.push(value.to_owned());
-        api.change(&zone, "UPSERT", &fqdn, old_ttl.unwrap_or(ttl), &values)
+        api.change(&zone, "UPSERT", &fqdn, ttl, &values)
     }
 
     fn cleanup(fqdn: &str, value: &str) -> Result<(), ProviderError> {
         let (api, fqdn) = (Api::from_config()?, dns::fqdn(fqdn));
         let zone = api.zone_id(&fqdn)?;
-        let (Some(ttl), values) = api.txt_set(&zone, &fqdn)? else {
+        let Some((ttl, values)) = api.txt_set(&zone, &fqdn)? else {
             return Ok(());
         };
         let others: Vec<String> = values.iter().filter(|v| *v != value).cloned().collect();
@@ -61,8 +61,7 @@ impl DnsProvider for Route53 {
 
     fn test_connection() -> Result<(), ProviderError> {
         let api = Api::from_config()?;
-        api.checked(api.client.get(&format!("{API}/hostedzonecount"))?)
-            .map(drop)
+        checked(api.client.get(&format!("{API}/hostedzonecount"))?).map(drop)
     }
 }
 
@@ -104,7 +103,7 @@ impl Api {
     fn zone(&self, fqdn: &str) -> Result<(String, String), ProviderError> {
         for candidate in dns::candidate_zones(fqdn) {
             let path = format!("{API}/hostedzonesbyname?dnsname={candidate}&maxitems=1");
-            let body = self.checked(self.client.get(&path)?)?;
+            let body = checked(self.client.get(&path)?)?;
             let Some(zone) = xml::all(&body, "HostedZone").first().map(|z| z.to_string()) else {
                 continue;
             };
@@ -119,19 +118,20 @@ impl Api {
         )))
     }
 
-    /// The TTL (none when there is no set) and values of the TXT set at `fqdn`.
-    fn txt_set(&self, zone: &str, fqdn: &str) -> Result<(Option<u32>, Vec<String>), ProviderError> {
+    /// The TTL and values of the TXT set at `fqdn`, if there is one. The listing starts at
+    /// `fqdn` and may show the next set in the zone when there is none at `fqdn` itself.
+    fn txt_set(&self, zone: &str, fqdn: &str) -> Result<Option<(u32, Vec<String>)>, ProviderError> {
         let path = format!("{API}/hostedzone/{zone}/rrset?name={fqdn}&type=TXT&maxitems=1");
-        let body = self.checked(self.client.get(&path)?)?;
+        let body = checked(self.client.get(&path)?)?;
         let Some(set) = xml::all(&body, "ResourceRecordSet")
             .first()
             .map(|s| s.to_string())
         else {
-            return Ok((None, Vec::new()));
+            return Ok(None);
         };
         let name = xml::first(&set, "Name").unwrap_or_default();
         if xml::first(&set, "Type").as_deref() != Some("TXT") || dns::fqdn(&name) != fqdn {
-            return Ok((None, Vec::new()));
+            return Ok(None);
         }
         let ttl = xml::first(&set, "TTL").and_then(|t| t.parse().ok());
         let values = xml::all(&set, "Value");
@@ -139,7 +139,7 @@ impl Api {
             .iter()
             .map(|v| txt::unquote(&xml::unescape(v)))
             .collect();
-        Ok((ttl.or(Some(300)), values))
+        Ok(Some((ttl.unwrap_or(300), values)))
     }
 
     /// Sends one change and waits until Route53 reports it INSYNC.
@@ -156,14 +156,14 @@ impl Api {
         let response =
             self.client
                 .send_body(Method::Post, &path, Some("text/xml"), body.into_bytes())?;
-        let mut answer = self.checked(response)?;
+        let mut answer = checked(response)?;
         for _ in 0..MAX_POLLS {
             let id = xml::first(&answer, "Id").unwrap_or_default();
             if xml::first(&answer, "Status").as_deref() == Some("INSYNC") {
                 return Ok(());
             }
             std::thread::sleep(self.poll_interval);
-            answer = self.checked(self.client.get(&format!(
+            answer = checked(self.client.get(&format!(
                 "{API}/change/{}",
                 id.trim_start_matches("/change/")
             ))?)?;
@@ -172,28 +172,29 @@ impl Api {
             "the change to {fqdn} was not INSYNC in time"
         )))
     }
+}
 
-    /// The body of a 2xx answer; Route53's error codes mapped to the contract's cases.
-    fn checked(&self, response: Response) -> Result<String, ProviderError> {
-        let body = response.text();
-        if response.is_success() {
-            return Ok(body);
-        }
-        let code = xml::first(&body, "Code").unwrap_or_default();
-        let message = format!(
-            "Route53 {code}: {}",
-            xml::first(&body, "Message").unwrap_or_default()
-        );
-        match code.as_str() {
-            "NoSuchHostedZone" => Err(ProviderError::zone_not_found(message)),
-            "Throttling" | "PriorRequestNotComplete" => Err(ProviderError::RateLimited(None)),
-            "SignatureDoesNotMatch"
-            | "InvalidClientTokenId"
-            | "AccessDenied"
-            | "IncompleteSignature" => Err(ProviderError::auth_failed(message)),
-            _ => response
-                .error_for_status()
-                .and(Err(ProviderError::other(message))),
-        }
+/// The body of a 2xx answer; Route53's error codes mapped to the contract's cases.
+fn checked(response: Response) -> Result<String, ProviderError> {
+    let body = response.text();
+    if response.is_success() {
+        return Ok(body);
+    }
+    let code = xml::first(&body, "Code").unwrap_or_default();
+    let message = format!(
+        "Route53 {code}: {}",
+        xml::first(&body, "Message").unwrap_or_default()
+    );
+    match code.as_str() {
+        "NoSuchHostedZone" => Err(ProviderError::zone_not_found(message)),
+        "Throttling" | "PriorRequestNotComplete" => Err(ProviderError::RateLimited(None)),
+        "SignatureDoesNotMatch"
+        | "InvalidClientTokenId"
+        | "AccessDenied"
+        | "IncompleteSignature" => Err(ProviderError::auth_failed(message)),
+        // 401, 403 and 429 without a known code keep their shared meaning.
+        _ => response
+            .error_for_status()
+            .and(Err(ProviderError::other(message))),
     }
 }
