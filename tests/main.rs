@@ -11,4 +11,6 @@ mod hostile_ca;
 mod issuance;
 mod plugin_platform;
 mod powerdns_plugin;
+mod providers;
+mod sdk_readme;
 mod support;

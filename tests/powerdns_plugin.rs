@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use certkeeper::plugin::{PluginHost, ProviderConfig, ProviderError};
 
-use crate::support::workspace_root;
+use crate::support::built_plugins;
 
 const ZONE: &str = "example.test.";
 
@@ -35,18 +35,16 @@ fn authority(url: &str) -> String {
     rest.split('/').next().unwrap_or(rest).to_owned()
 }
 
-/// The directory holding `powerdns.wasm`, or a failure that says how to build it.
+/// A directory holding `powerdns.wasm` alone (one compile per host, not one per built plugin),
+/// or a failure that says how to build it.
 fn plugin_dir() -> PathBuf {
-    let dir = std::env::var_os("CERTKEEPER_PLUGIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/wasm32-wasip2/plugin"));
-    let wasm = dir.join("powerdns.wasm");
+    let wasm = built_plugins().join("powerdns.wasm");
     assert!(
         wasm.is_file(),
         "{} is missing: run scripts/build-plugins.sh first",
         wasm.display()
     );
-    dir
+    crate::support::plugin_dir()
 }
 
 fn provider(server_url: &str, api_key: &str, allowed_hosts: &[String]) -> ProviderConfig {

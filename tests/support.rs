@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -54,12 +54,31 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Where the built plugin components are.
-pub fn plugin_dir() -> PathBuf {
+/// Where the built plugin components are, all of them.
+pub fn built_plugins() -> PathBuf {
     match std::env::var("CERTKEEPER_PLUGIN_DIR") {
         Ok(dir) => PathBuf::from(dir),
         Err(_) => workspace_root().join("target/wasm32-wasip2/plugin"),
     }
+}
+
+/// The daemons' plugin directory: a copy of `powerdns.wasm` alone, the one plugin their configs
+/// use. A debug daemon compiles every component in its directory before it answers (seconds
+/// each on a busy machine), and `Daemon::restart` waits 20 s.
+pub fn plugin_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = workspace_root().join("target/e2e-plugins");
+        std::fs::create_dir_all(&dir).expect("create target/e2e-plugins");
+        if let Ok(bytes) = std::fs::read(built_plugins().join("powerdns.wasm")) {
+            // Write and rename, so a daemon of another test binary never reads half a file.
+            let partial = dir.join(format!("powerdns.wasm.{}", std::process::id()));
+            std::fs::write(&partial, bytes).expect("copy powerdns.wasm");
+            std::fs::rename(&partial, dir.join("powerdns.wasm")).expect("rename powerdns.wasm");
+        }
+        dir
+    })
+    .clone()
 }
 
 /// Fail with a useful message unless pebble answers.

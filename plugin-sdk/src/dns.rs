@@ -33,6 +33,19 @@ pub fn longest_zone<'a>(name: &str, zones: impl IntoIterator<Item = &'a str>) ->
         .max_by_key(|zone| zone.trim_end_matches('.').len())
 }
 
+/// `name` and each of its ancestors but the root, longest first, each with a trailing dot: the
+/// candidates to ask an API that looks zones up by exact name.
+pub fn candidate_zones(name: &str) -> Vec<String> {
+    let name = fqdn(name);
+    let mut candidates = Vec::new();
+    let mut rest = name.as_str();
+    while !rest.is_empty() && rest != "." {
+        candidates.push(rest.to_owned());
+        rest = rest.split_once('.').map_or("", |(_, parent)| parent);
+    }
+    candidates
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +73,15 @@ mod tests {
         let found = longest_zone("_acme-challenge.a.sub.example.test.", zones);
         assert_eq!(found, Some("sub.example.test."));
         assert_eq!(longest_zone("example.org.", ["example.test."]), None);
+    }
+
+    #[test]
+    fn candidate_zones_go_from_the_name_up_to_the_top_level() {
+        let names = candidate_zones("_acme-challenge.Example.Test");
+        assert_eq!(
+            names,
+            ["_acme-challenge.example.test.", "example.test.", "test."]
+        );
+        assert!(candidate_zones(".").is_empty());
     }
 }

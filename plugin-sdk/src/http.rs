@@ -3,19 +3,37 @@
 //! The host sends a request only to the hosts in the provider instance's `allowed_hosts`; a
 //! refused host comes back as a `bad-config` error that names it, since the fix is in the config.
 
+use std::fmt;
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ProviderError;
 use crate::bindings::certkeeper::plugin::http as host;
+use crate::sign::{self, Sign};
 
 pub use host::{HttpError, Method};
 
-/// A client for one API: a base URL and headers sent with every request.
-#[derive(Clone, Debug)]
+/// A client for one API: a base URL, headers sent with every request, and optionally a signer
+/// that authenticates each request.
+#[derive(Clone)]
 pub struct Client {
     base_url: String,
     headers: Vec<(String, String)>,
+    signer: Option<Arc<dyn Sign>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // N.B. header values may be credentials: show only the names.
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Client")
+            .field("base_url", &self.base_url)
+            .field("headers", &names)
+            .field("signed", &self.signer.is_some())
+            .finish()
+    }
 }
 
 /// A response of any status.
@@ -37,7 +55,20 @@ impl Client {
         Self {
             base_url,
             headers: vec![("accept".into(), "application/json".into())],
+            signer: None,
         }
+    }
+
+    /// Signs every request with `signer` (e.g. [`sign::SigV4`] or [`sign::EdgeGrid`]) just
+    /// before it is sent, after all other headers are set.
+    pub fn with_signer(mut self, signer: impl Sign + 'static) -> Self {
+        self.signer = Some(Arc::new(signer));
+        self
+    }
+
+    /// The base URL, without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     /// Adds a header to every request, e.g. an API key.
@@ -78,15 +109,34 @@ impl Client {
         path: &str,
         json: Option<Vec<u8>>,
     ) -> Result<Response, ProviderError> {
-        let mut headers = self.headers.clone();
-        if json.is_some() {
-            headers.push(("content-type".into(), "application/json".into()));
+        match json {
+            Some(body) => self.send_body(method, path, Some("application/json"), body),
+            None => self.send_body(method, path, None, Vec::new()),
         }
-        let request = host::Request {
-            method,
-            url: format!("{}{path}", self.base_url),
-            headers,
-            body: json.unwrap_or_default(),
+    }
+
+    /// Sends a request with a body of any type (e.g. XML) and its `content-type`; any status is a
+    /// response.
+    pub fn send_body(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<Response, ProviderError> {
+        let mut headers = self.headers.clone();
+        if let Some(content_type) = content_type {
+            headers.push(("content-type".into(), content_type.to_owned()));
+        }
+        let url = format!("{}{path}", self.base_url);
+        let request = match &self.signer {
+            Some(signer) => signed(signer.as_ref(), method, url, headers, body),
+            None => host::Request {
+                method,
+                url,
+                headers,
+                body,
+            },
         };
         let response = host::send(&request).map_err(|error| http_error(&request.url, error))?;
         Ok(Response {
@@ -157,6 +207,40 @@ impl Response {
 /// Serializes `body` as JSON.
 pub fn to_json<B: Serialize>(body: &B) -> Result<Vec<u8>, ProviderError> {
     serde_json::to_vec(body).map_err(|error| ProviderError::other(format!("JSON body: {error}")))
+}
+
+/// The request with the signer's headers added.
+fn signed(
+    signer: &dyn Sign,
+    method: Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> host::Request {
+    let mut request = sign::Request {
+        method: method_name(method).to_owned(),
+        url,
+        headers,
+        body,
+    };
+    signer.sign(&mut request);
+    host::Request {
+        method,
+        url: request.url,
+        headers: request.headers,
+        body: request.body,
+    }
+}
+
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+    }
 }
 
 fn http_error(url: &str, error: HttpError) -> ProviderError {

@@ -3,8 +3,8 @@
 //! A DNS provider plugin implements [`DnsProvider`] and names its type in [`export_dns_provider!`];
 //! the SDK turns that into the exports of the `dns-provider` world in `wit/`. The helpers cover
 //! what every provider needs: [`http`] requests through the host (JSON in and out), [`config`]
-//! settings with a clear `bad-config` error for a missing key, [`log`] lines, and [`dns`] name
-//! handling.
+//! settings with a clear `bad-config` error for a missing key, [`log`] lines, [`dns`] name
+//! handling, [`txt`] quoting and the [`sign`]ers (AWS SigV4, Akamai EdgeGrid) some APIs need.
 //!
 //! ```ignore
 //! struct Example;
@@ -22,6 +22,8 @@ pub mod config;
 pub mod dns;
 pub mod http;
 pub mod log;
+pub mod sign;
+pub mod txt;
 
 mod adapter;
 mod error;

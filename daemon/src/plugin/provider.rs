@@ -19,6 +19,10 @@ pub const DEFAULT_SECRET_SETTINGS: &[&str] = &[
     "access_key",
     "password",
     "hmac_key",
+    "secret_access_key",
+    "session_token",
+    "client_token",
+    "access_token",
 ];
 
 /// One DNS provider instance, as the operator configures it.

@@ -8,10 +8,10 @@
 //! `cleanup` writes back all but its value, deleting the set when none is left. Names in request
 //! bodies carry the trailing dot and TXT content is quoted, as the API demands.
 
-mod txt;
-
 use certkeeper_plugin_sdk::http::{Client, Response};
-use certkeeper_plugin_sdk::{DnsProvider, ProviderError, config, dns, export_dns_provider, log};
+use certkeeper_plugin_sdk::{
+    DnsProvider, ProviderError, config, dns, export_dns_provider, log, txt,
+};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -1,7 +1,8 @@
-//! TXT content as PowerDNS stores it: one or more quoted character strings.
+//! TXT content in zone-file form, as PowerDNS, Route53 and Akamai keep it: one or more quoted
+//! character strings.
 
 /// Quotes `value` as one TXT character string, escaping `"` and `\`.
-pub(crate) fn quote(value: &str) -> String {
+pub fn quote(value: &str) -> String {
     let mut quoted = String::with_capacity(value.len() + 2);
     quoted.push('"');
     for c in value.chars() {
@@ -16,7 +17,7 @@ pub(crate) fn quote(value: &str) -> String {
 
 /// Returns the value of TXT `content`: its character strings joined, escapes undone. Content that
 /// is not quoted comes back as it is.
-pub(crate) fn unquote(content: &str) -> String {
+pub fn unquote(content: &str) -> String {
     let content = content.trim();
     if !content.starts_with('"') {
         return content.to_owned();
