@@ -46,6 +46,9 @@ pub struct NewOrderRequest {
     pub auto_finalize: bool,
     /// The config certificate this order is for.
     pub certificate_name: Option<String>,
+    /// The ARI identifier of the certificate this order replaces (RFC 9773 §5).
+    #[serde(default)]
+    pub replaces: Option<String>,
 }
 
 /// Why an engine operation failed.
@@ -258,10 +261,11 @@ impl Engine {
         let handle = self.account_handle(&account.id).await?;
         let identifiers: Vec<Identifier> = names.iter().cloned().map(Identifier::Dns).collect();
         let endpoint = self.endpoint_for(&account);
-        let order = handle
-            .new_order(&NewOrder::new(&identifiers))
-            .await
-            .map_err(|e| endpoint.ca_error(e))?;
+        let new_order =
+            super::ari::with_replaces(NewOrder::new(&identifiers), req.replaces.as_deref());
+        let placed = handle.new_order(&new_order).await;
+        crate::metrics::acme_result(&endpoint.name, "new-order", &placed);
+        let order = placed.map_err(|e| endpoint.ca_error(e))?;
 
         self.store.put(&csr)?;
         let record = OrderRecord {

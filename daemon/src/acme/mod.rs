@@ -1,6 +1,7 @@
 //! The ACME side (RFC 8555): accounts, orders, CSRs, and the engine that drives orders through
 //! pending → ready → processing → valid, on instant-acme.
 
+mod ari;
 mod certificate;
 mod client;
 pub mod csr;
@@ -10,6 +11,7 @@ mod validation;
 
 use serde::{Deserialize, Serialize};
 
+pub use ari::{SuggestedRenewal, ari_identifier};
 pub use client::{AcmeError, CaEndpoint};
 pub use engine::{Engine, EngineError, NewOrderRequest};
 pub use names::{NameError, challenge_record_name, validate_domain, validate_email};

@@ -1,0 +1,66 @@
+//! What a renewal orders: the certificate's own settings, from the config for a configured
+//! certificate and from the order that issued it for one ordered from the CLI.
+
+use crate::acme::{ChallengeKind, Engine, EngineError, KeyType, NewOrderRequest};
+use crate::config::CertificateConfig;
+use crate::store::{CertificateRecord, CsrRecord, OrderRecord};
+
+/// The order request for configured certificate `cert`.
+pub(super) fn from_config(cert: &CertificateConfig) -> NewOrderRequest {
+    NewOrderRequest {
+        account: cert.account.get_ref().clone(),
+        names: cert.names.get_ref().clone(),
+        challenge: cert.challenge,
+        dns: cert.dns.as_ref().map(|d| d.get_ref().clone()),
+        csr_id: None,
+        key_type: cert.key_type,
+        auto_finalize: true,
+        certificate_name: Some(cert.name.get_ref().clone()),
+        replaces: None,
+    }
+}
+
+/// The order request that repeats the order which issued `cert`, with a fresh key of the same
+/// type (ECDSA P-256 when the old key came with an imported CSR).
+pub(super) fn from_issuing_order(
+    engine: &Engine,
+    cert: &CertificateRecord,
+) -> Result<NewOrderRequest, EngineError> {
+    let order = engine.store().require::<OrderRecord>(&cert.order_id)?;
+    let csr = engine.store().get::<CsrRecord>(&order.csr_id)?;
+    let key_type = csr
+        .and_then(|c| c.key_type.parse::<KeyType>().ok())
+        .unwrap_or_default();
+    let challenge = order
+        .challenge
+        .parse::<ChallengeKind>()
+        .map_err(EngineError::Invalid)?;
+    Ok(NewOrderRequest {
+        account: order.account_id,
+        names: order.names,
+        challenge,
+        dns: order.dns,
+        csr_id: None,
+        key_type,
+        auto_finalize: true,
+        certificate_name: Some(cert.name.clone()),
+        replaces: None,
+    })
+}
+
+/// The certificate name an order is for: its config name, or its first DNS name.
+pub(super) fn name_of(order: &OrderRecord) -> &str {
+    order
+        .certificate_name
+        .as_deref()
+        .unwrap_or_else(|| order.names.first().map_or("", String::as_str))
+}
+
+/// Whether `latest` holds exactly `names` (case and order aside).
+pub(super) fn same_names(latest: &CertificateRecord, names: &[String]) -> bool {
+    let mut want: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let mut have = latest.names.clone();
+    want.sort();
+    have.sort();
+    want == have
+}
