@@ -7,4 +7,5 @@ mod dns01;
 mod dns_server;
 mod issuance;
 mod powerdns_plugin;
+mod renewal;
 mod support;

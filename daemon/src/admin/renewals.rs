@@ -36,7 +36,7 @@ fn annotate(view: &mut CertificateView, scheduler: &Scheduler) -> Result<(), Eng
         .any(|c| c.name.get_ref() == &view.name);
     let record = scheduler.state(&view.name).map_err(engine_error)?;
     let status = match &record {
-        Some(r) if configured || r.auto => r.status(scheduler.flag_after()),
+        Some(r) if configured || r.auto => scheduler.status_of(r),
         _ if configured => "ok",
         _ => "manual",
     };

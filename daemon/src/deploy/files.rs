@@ -96,6 +96,7 @@ pub fn write_atomically(
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", crate::store::new_id()));
 
+    std::fs::create_dir_all(dir).map_err(io("create directory"))?;
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)

@@ -155,6 +155,21 @@ impl Scheduler {
         Ok(self.engine.store().get::<RenewalRecord>(name)?)
     }
 
+    /// The word `cert list` shows for `record`; an order that has just succeeded counts as
+    /// `ok` before the next pass settles it.
+    pub fn status_of(&self, record: &RenewalRecord) -> &'static str {
+        let order = record
+            .order_id
+            .as_deref()
+            .map(|id| self.engine.store().get::<OrderRecord>(id));
+        if let Some(Ok(Some(o))) = order {
+            if o.status == OrderStatus::Valid {
+                return "ok";
+            }
+        }
+        record.status(self.flag_after())
+    }
+
     /// Failures in a row after which a certificate shows as `failing`.
     pub fn flag_after(&self) -> u32 {
         self.config().renewal.flag_after

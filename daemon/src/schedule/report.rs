@@ -63,7 +63,7 @@ impl Scheduler {
             .list::<RenewalRecord>()
             .unwrap_or_default()
         {
-            let status = record.status(self.flag_after());
+            let status = self.status_of(&record);
             let labels = [("certificate", record.name.as_str()), ("status", status)];
             out.sample(failing, "gauge", &labels, f64::from(record.failures));
         }
