@@ -8,4 +8,5 @@ mod dns_server;
 mod issuance;
 mod powerdns_plugin;
 mod renewal;
+mod service_files;
 mod support;

@@ -162,10 +162,10 @@ impl Scheduler {
             .order_id
             .as_deref()
             .map(|id| self.engine.store().get::<OrderRecord>(id));
-        if let Some(Ok(Some(o))) = order {
-            if o.status == OrderStatus::Valid {
-                return "ok";
-            }
+        if let Some(Ok(Some(o))) = order
+            && o.status == OrderStatus::Valid
+        {
+            return "ok";
         }
         record.status(self.flag_after())
     }
