@@ -338,3 +338,126 @@ fn sighup_refuses_a_broken_config_and_applies_a_good_one() {
     daemon.wait_for_certificate("added", Duration::from_secs(60));
     assert!(daemon.log().contains("config reloaded"));
 }
+
+#[test]
+fn cert_renew_repeats_a_cli_order_with_a_fresh_key_and_export_writes_pem_and_pfx() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let daemon = Daemon::start(|dir| base_config(dir, FAST_RENEWAL));
+    daemon.wait_for_account("main");
+    let name = "cli.example.test";
+    let args = [
+        "order",
+        "create",
+        "--account",
+        "main",
+        "-d",
+        name,
+        "--challenge",
+        "http-01",
+    ];
+    daemon.json(&[&args[..], &["--finalize", "--key-type", "ecdsa-p384"]].concat());
+    let first = daemon.wait_for_certificate(name, Duration::from_secs(60));
+    assert_eq!(certs_named(&daemon, name)[0]["status"], "manual");
+
+    let renewal = daemon.json(&["cert", "renew", name]);
+    assert_eq!(renewal["names"][0], name, "{renewal}");
+    let certs = wait_until(
+        "the forced renewal",
+        Duration::from_secs(60),
+        &daemon,
+        || {
+            let certs = certs_named(&daemon, name);
+            (certs.len() >= 2).then_some(certs)
+        },
+    );
+    let second = daemon.json(&["cert", "show", certs[0]["id"].as_str().unwrap()]);
+    assert_ne!(second["serial"], first["serial"]);
+    let dir = daemon.dir.path();
+    let key_of = |cert: &Value, file: &str| -> String {
+        let path = dir.join(file);
+        std::fs::write(&path, cert["chain_pem"].as_str().unwrap()).unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-pubkey", "-in", path_str(&path)])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_ne!(
+        key_of(&first, "1.pem"),
+        key_of(&second, "2.pem"),
+        "the key was reused"
+    );
+    let text = std::process::Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-text",
+            "-in",
+            path_str(&dir.join("2.pem")),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("384"),
+        "key type not kept"
+    );
+    wait_until(
+        "automatic renewal on",
+        Duration::from_secs(10),
+        &daemon,
+        || (certs_named(&daemon, name)[0]["status"] == "ok").then_some(()),
+    );
+
+    let pem = dir.join("export.pem");
+    let out = daemon.cli(&["cert", "export", name, "--out", path_str(&pem)]);
+    assert!(out.status.success(), "{out:?}");
+    let bundle = std::fs::read_to_string(&pem).unwrap();
+    assert!(bundle.starts_with(second["chain_pem"].as_str().unwrap()));
+    assert!(bundle.contains("PRIVATE KEY"));
+
+    let pfx = dir.join("export.pfx");
+    let pass = dir.join("pass");
+    std::fs::write(&pass, "s3cret\n").unwrap();
+    let args = [
+        "cert",
+        "export",
+        name,
+        "--format",
+        "pfx",
+        "--out",
+        path_str(&pfx),
+    ];
+    let out = daemon.cli(&[&args[..], &["--password-file", path_str(&pass)]].concat());
+    assert!(out.status.success(), "{out:?}");
+    let read = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-in",
+            path_str(&pfx),
+            "-passin",
+            "pass:s3cret",
+            "-nodes",
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&read.stdout);
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert!(shown.contains("PRIVATE KEY") && shown.matches("BEGIN CERTIFICATE").count() >= 2);
+    let wrong = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-in",
+            path_str(&pfx),
+            "-passin",
+            "pass:wrong",
+            "-nodes",
+        ])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "a wrong password opened the pfx");
+}

@@ -3,6 +3,7 @@
 
 mod cert;
 mod output;
+mod pfx;
 
 use std::path::PathBuf;
 use std::time::Duration;
