@@ -46,7 +46,7 @@ mode = "0640"
 
 [[certificate.deploy.hook]]
 command = "/bin/sh"
-args = ["-c", "echo reloaded >> {d}/hook.log"]
+args = ["-c", "test -e {d}/failed-once || {{ touch {d}/failed-once; exit 1; }}; echo reloaded >> {d}/hook.log"]
 timeout_secs = 10
 "#
     );
@@ -136,6 +136,11 @@ fn a_short_lived_certificate_is_renewed_redeployed_and_reloaded_with_no_cli_acti
         },
     );
 
+    let log = daemon.log();
+    assert!(
+        log.contains("deploy hook failed"),
+        "the first hook run should fail:\n{log}"
+    );
     check_metrics(port);
 }
 
