@@ -159,7 +159,9 @@ impl Engine {
             );
             return Err(EngineError::Invalid(msg));
         }
-        let (record, account) = ca.register(name, email, agree_tos).await?;
+        let registered = ca.register(name, email, agree_tos).await;
+        crate::metrics::acme_result(&ca.name, "new-account", &registered);
+        let (record, account) = registered?;
         self.store.put(&record)?;
         self.accounts
             .lock()
@@ -627,7 +629,9 @@ impl Engine {
         let csr = self.store.require::<CsrRecord>(&record.csr_id)?;
         let der = csr::der_of(&csr)?;
         let ca = self.ca_of(record)?;
-        order.finalize_csr(&der).await.map_err(|e| ca.ca_error(e))?;
+        let finalized = order.finalize_csr(&der).await;
+        crate::metrics::acme_result(&ca.name, "finalize", &finalized);
+        finalized.map_err(|e| ca.ca_error(e))?;
         self.set_status(&record.id, convert_status(order.state().status), None)?;
         info!("order finalized");
         self.collect(record, order).await

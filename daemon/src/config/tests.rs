@@ -91,7 +91,7 @@ fn builtin_dns_needs_a_zone_that_covers_the_record() {
     let text = GOOD.replace(
         "challenge = \"http-01\"",
         "challenge = \"dns-01\"\ndns = \"builtin\"",
-    ) + "\n[dns_server]\nzones = [\"_acme-challenge.other.test\"]\n";
+    ) + "\n[dns_server]\nzones = [\"_acme-challenge.other.test\"]\nnameserver = \"ns.other.test.\"\n";
     let err = error_of(&text);
     assert!(
         err.contains("_acme-challenge.a.example.test. is in none of the [dns_server] zones"),

@@ -150,31 +150,6 @@ impl Scheduler {
         Ok(record)
     }
 
-    /// The stored renewal state of `name`, if the scheduler has seen it.
-    pub fn state(&self, name: &str) -> Result<Option<RenewalRecord>, ScheduleError> {
-        Ok(self.engine.store().get::<RenewalRecord>(name)?)
-    }
-
-    /// The word `cert list` shows for `record`; an order that has just succeeded counts as
-    /// `ok` before the next pass settles it.
-    pub fn status_of(&self, record: &RenewalRecord) -> &'static str {
-        let order = record
-            .order_id
-            .as_deref()
-            .map(|id| self.engine.store().get::<OrderRecord>(id));
-        if let Some(Ok(Some(o))) = order
-            && o.status == OrderStatus::Valid
-        {
-            return "ok";
-        }
-        record.status(self.flag_after())
-    }
-
-    /// Failures in a row after which a certificate shows as `failing`.
-    pub fn flag_after(&self) -> u32 {
-        self.config().renewal.flag_after
-    }
-
     fn names(&self, config: &Config) -> Vec<String> {
         let mut names: Vec<String> = config
             .certificates
@@ -296,6 +271,8 @@ impl Scheduler {
             .any(|o| settings::name_of(o) == name && !o.status.is_final() && o.error.is_none()))
     }
 
+    /// Make (or refresh) the plan for `cert`: once per certificate, and again when the CA's
+    /// renewal information asked to be fetched again.
     async fn plan(
         &self,
         record: &mut RenewalRecord,
@@ -308,16 +285,34 @@ impl Scheduler {
         if fresh && !ari_stale {
             return;
         }
-        let account = self.engine.find_account(&req.account).map(|a| a.id);
-        let ari = match account {
-            Ok(id) => self.engine.renewal_info(&id, cert).await,
+        let (window, source) = self.window(record, req, cert, now).await;
+        let at = pick(window, now, &mut rand::rng());
+        info!(next_renewal = %at, source, "renewal planned");
+        record.planned_for = Some(cert.id.clone());
+        record.next_at = Some(at);
+        record.source = Some(source.to_owned());
+    }
+
+    /// The CA's suggested window when it offers one, else the lifetime window.
+    async fn window(
+        &self,
+        record: &mut RenewalRecord,
+        req: &NewOrderRequest,
+        cert: &CertificateRecord,
+        now: OffsetDateTime,
+    ) -> (Window, &'static str) {
+        let lifetime = lifetime_window(cert.not_before, cert.not_after);
+        let ari = match self.engine.find_account(&req.account) {
+            Ok(account) => self.engine.renewal_info(&account.id, cert).await,
             Err(error) => Err(error),
         };
-        let (window, source) = match ari {
+        match ari {
             Ok(Some(info)) => {
-                let retry =
-                    time::Duration::try_from(info.retry_after).unwrap_or(time::Duration::HOUR);
-                record.ari_refresh_at = Some(now + retry.max(time::Duration::MINUTE));
+                let retry = time::Duration::try_from(info.retry_after);
+                let retry = retry
+                    .unwrap_or(time::Duration::HOUR)
+                    .max(time::Duration::MINUTE);
+                record.ari_refresh_at = Some(now + retry);
                 record.replaces = Some(info.identifier);
                 (
                     Window {
@@ -327,18 +322,13 @@ impl Scheduler {
                     "ari",
                 )
             }
-            Ok(None) => (lifetime_window(cert.not_before, cert.not_after), "lifetime"),
+            Ok(None) => (lifetime, "lifetime"),
             Err(error) => {
                 warn!(%error, "renewal information unavailable; using the lifetime");
                 record.ari_refresh_at = Some(now + time::Duration::HOUR);
-                (lifetime_window(cert.not_before, cert.not_after), "lifetime")
+                (lifetime, "lifetime")
             }
-        };
-        let at = pick(window, now, &mut rand::rng());
-        info!(next_renewal = %at, source, "renewal planned");
-        record.planned_for = Some(cert.id.clone());
-        record.next_at = Some(at);
-        record.source = Some(source.to_owned());
+        }
     }
 
     async fn place(

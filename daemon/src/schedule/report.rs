@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tracing::{error, info, warn};
 
-use super::{RenewalRecord, Scheduler};
+use super::{RenewalRecord, ScheduleError, Scheduler};
 use crate::config::{Config, ConfigError};
 use crate::metrics::Exposition;
 use crate::store::{OrderRecord, OrderStatus, now};
@@ -37,6 +37,31 @@ impl Scheduler {
         self.apply(Arc::new(new));
         info!(config = %path.display(), certificates = count, "config reloaded");
         Ok(())
+    }
+
+    /// The stored renewal state of `name`, if the scheduler has seen it.
+    pub fn state(&self, name: &str) -> Result<Option<RenewalRecord>, ScheduleError> {
+        Ok(self.engine.store().get::<RenewalRecord>(name)?)
+    }
+
+    /// The word `cert list` shows for `record`; an order that has just succeeded counts as
+    /// `ok` before the next pass settles it.
+    pub fn status_of(&self, record: &RenewalRecord) -> &'static str {
+        let order = record
+            .order_id
+            .as_deref()
+            .map(|id| self.engine.store().get::<OrderRecord>(id));
+        if let Some(Ok(Some(o))) = order
+            && o.status == OrderStatus::Valid
+        {
+            return "ok";
+        }
+        record.status(self.flag_after())
+    }
+
+    /// Failures in a row after which a certificate shows as `failing`.
+    pub fn flag_after(&self) -> u32 {
+        self.config().renewal.flag_after
     }
 
     /// Gauges read from the store at scrape time.

@@ -71,3 +71,28 @@ impl Record for RenewalRecord {
         &self.name
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_is_flagged_failing_only_after_the_configured_number_of_failures() {
+        let mut record = RenewalRecord::new("www");
+        assert_eq!(record.status(3), "ok");
+        record.failures = 2;
+        assert_eq!(record.status(3), "retrying");
+        record.failures = 3;
+        assert_eq!(record.status(3), "failing");
+        record.order_id = Some("o".into());
+        assert_eq!(record.status(3), "renewing");
+    }
+
+    #[test]
+    fn a_record_written_before_deploy_fields_existed_still_reads() {
+        let old = r#"{"name":"www","planned_for":null,"source":null,"replaces":null,
+                      "order_id":null,"last_error":null,"deployed":null}"#;
+        let record: RenewalRecord = serde_json::from_str(old).expect("reads");
+        assert!(!record.auto && !record.hooks_pending && record.next_at.is_none());
+    }
+}
