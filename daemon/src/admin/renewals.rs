@@ -62,7 +62,7 @@ pub(super) async fn route(state: &AdminState, method: &Method, parts: &[&str]) -
             ok(order)
         }
         (&Method::POST, ["v1", "renewals", name]) => {
-            ok(scheduler()?.enable(name).map_err(schedule_fail)?)
+            ok(scheduler()?.enable(name).await.map_err(schedule_fail)?)
         }
         (&Method::GET, ["v1", "certificates", key, "export"]) => {
             let cert = state.engine.certificate(key).map_err(fail)?;

@@ -24,10 +24,12 @@ impl Scheduler {
         let Ok(Some(latest)) = self.latest(name) else {
             return;
         };
-        let Ok(mut record) = self.record(name) else {
+        let Ok(record) = self.record(name) else {
             return;
         };
-        let stale = record.deployed.as_deref() != Some(latest.id.as_str())
+        let mut deployed = record.deployed.clone();
+        let mut hooks_pending = record.hooks_pending;
+        let stale = deployed.as_deref() != Some(latest.id.as_str())
             || (verify_files && !cert.deploy.iter().all(|t| t.is_current(&latest)));
         if stale {
             if let Err(error) = write_all(&cert.deploy, &latest) {
@@ -35,12 +37,25 @@ impl Scheduler {
                 return;
             }
             info!(certificate_id = %latest.id, targets = cert.deploy.len(), "certificate deployed");
-            record.deployed = Some(latest.id.clone());
-            record.hooks_pending = cert.deploy.iter().any(|t| !t.hooks.is_empty());
+            deployed = Some(latest.id.clone());
+            hooks_pending = cert.deploy.iter().any(|t| !t.hooks.is_empty());
         }
-        if record.hooks_pending {
-            record.hooks_pending = !run_hooks(name, &cert.deploy).await;
+        if hooks_pending {
+            hooks_pending = !run_hooks(name, &cert.deploy).await;
         }
+        self.save_deploy(name, deployed, hooks_pending).await;
+    }
+
+    /// Write back only the deploy fields: hooks may have run for a while, and the rest of the
+    /// record may have changed meanwhile.
+    async fn save_deploy(&self, name: &str, deployed: Option<String>, hooks_pending: bool) {
+        let _records = self.records.lock().await;
+        let mut record = match self.record(name) {
+            Ok(record) => record,
+            Err(error) => return error!(%error, "cannot read the deploy state"),
+        };
+        record.deployed = deployed;
+        record.hooks_pending = hooks_pending;
         if let Err(error) = self.save(record) {
             error!(%error, "cannot store the deploy state");
         }

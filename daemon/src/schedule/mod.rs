@@ -69,6 +69,9 @@ pub struct Scheduler {
     engine: Arc<Engine>,
     config: RwLock<Arc<Config>>,
     wake: Notify,
+    /// Held while a renewal record is read, changed and written back, so a `cert renew` from
+    /// the admin API and a pass never overwrite each other's changes.
+    records: tokio::sync::Mutex<()>,
 }
 
 impl Scheduler {
@@ -78,6 +81,7 @@ impl Scheduler {
             engine,
             config: RwLock::new(config),
             wake: Notify::new(),
+            records: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -133,6 +137,7 @@ impl Scheduler {
     /// Renew `name` now, whatever its window, with its own settings and a fresh key; turns
     /// automatic renewal on for a certificate ordered from the CLI.
     pub async fn renew_now(&self, name: &str) -> Result<OrderRecord, ScheduleError> {
+        let _records = self.records.lock().await;
         let config = self.config();
         let request = self.request_for(&config, name)?;
         let mut record = self.record(name)?;
@@ -143,7 +148,8 @@ impl Scheduler {
     }
 
     /// Turn automatic renewal on for certificate `name` (one ordered from the CLI).
-    pub fn enable(&self, name: &str) -> Result<RenewalRecord, ScheduleError> {
+    pub async fn enable(&self, name: &str) -> Result<RenewalRecord, ScheduleError> {
+        let _records = self.records.lock().await;
         let mut record = self.record(name)?;
         record.auto = true;
         self.engine.store().put(&record)?;
@@ -210,6 +216,7 @@ impl Scheduler {
 
     /// Settle the order under way, then place a new one if `name` is due.
     async fn step(&self, config: &Config, name: &str) -> Result<(), ScheduleError> {
+        let _records = self.records.lock().await;
         let mut record = self.record(name)?;
         if !self.settle(config, &mut record)? || self.order_in_flight(name)? {
             return self.save(record);
