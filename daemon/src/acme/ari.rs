@@ -96,3 +96,37 @@ fn parse_identifier(text: &str) -> Option<CertificateIdentifier<'_>> {
         serial: Cow::Borrowed(serial),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{CertificateParams, Issuer, KeyIdMethod, KeyPair, SerialNumber};
+
+    use super::*;
+
+    #[test]
+    fn the_identifier_matches_the_example_of_rfc_9773() {
+        // RFC 9773 §4.1: keyIdentifier 69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4
+        // and serial 00:87:65:43:21 give "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE".
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+        let aki = hex::decode("69885B6B87464041E1B37B847BA0AE2CDE01C8D4").expect("hex");
+        ca.key_identifier_method = KeyIdMethod::PreSpecified(aki);
+        let issuer = Issuer::new(ca, KeyPair::generate().expect("key"));
+        let mut leaf = CertificateParams::new(vec!["a.example.test".to_owned()]).expect("params");
+        leaf.serial_number = Some(SerialNumber::from_slice(&[0x00, 0x87, 0x65, 0x43, 0x21]));
+        leaf.use_authority_key_identifier_extension = true;
+        let cert = leaf
+            .signed_by(&KeyPair::generate().expect("key"), &issuer)
+            .expect("signed");
+        assert_eq!(
+            ari_identifier(&cert.pem()).as_deref(),
+            Some("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+        );
+    }
+
+    #[test]
+    fn a_malformed_replaces_value_is_left_out_of_the_order() {
+        assert!(parse_identifier("no-dot").is_none());
+        let id = parse_identifier("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE").expect("parses");
+        assert_eq!(id.serial, "AIdlQyE");
+    }
+}
