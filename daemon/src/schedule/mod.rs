@@ -364,6 +364,11 @@ impl Scheduler {
     fn fail(&self, config: &Config, record: &mut RenewalRecord, reason: String) {
         record.order_id = None;
         record.failures += 1;
+        if reason.contains("alreadyReplaced") {
+            // RFC 9773 §5: the old certificate already has a successor order; retry without
+            // naming it rather than fail the same way forever.
+            record.replaces = None;
+        }
         let r = &config.renewal;
         let rate_limited = reason.contains("rateLimited") || reason.contains("429");
         let cap = Duration::from_secs(r.backoff_cap_secs);
