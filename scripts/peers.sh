@@ -5,8 +5,9 @@
 #   dnsmasq       recursive resolver for pebble's VA, 127.0.0.1:5399 udp+tcp, no cache
 #   pebble        ACME https://127.0.0.1:14000/dir, management https://127.0.0.1:15000
 #   pebble-eab    same, EAB required: https://127.0.0.1:14100/dir, management :15100
+#   pebble-short  same, issuing 40-second certificates (renewal tests): :14300, management :15300
 #
-# Both pebbles validate HTTP-01 on port 5002 and TLS-ALPN-01 on port 5001 of whatever the
+# The pebbles validate HTTP-01 on port 5002 and TLS-ALPN-01 on port 5001 of whatever the
 # name resolves to (127.0.0.1), so tests that answer challenges must take turns.
 # Everything binds 127.0.0.1 only. State lives in ${CERTKEEPER_PEERS_DIR:-<repo>/target/peers};
 # recipes and gotchas: /work/shared/PEERS.md.
@@ -22,11 +23,11 @@ PDNS_KEY=test-api-key
 PDNS_API=http://127.0.0.1:8081
 ZONE=example.test.
 CHALLENGE_DNS=127.0.0.1#5353   # certkeeper's own authoritative DNS server in tests and the demo
-SERVICES=(pdns dnsmasq pebble pebble-eab)   # start order; stop goes in reverse
+SERVICES=(pdns dnsmasq pebble pebble-eab pebble-short)   # start order; stop goes in reverse
 
 # tcp/udp ports each service binds (checked free before it starts).
-declare -A TCP_PORTS=([pdns]="5300 8081" [dnsmasq]=5399 [pebble]="14000 15000" [pebble-eab]="14100 15100")
-declare -A UDP_PORTS=([pdns]=5300 [dnsmasq]=5399 [pebble]="" [pebble-eab]="")
+declare -A TCP_PORTS=([pdns]="5300 8081" [dnsmasq]=5399 [pebble]="14000 15000" [pebble-eab]="14100 15100" [pebble-short]="14300 15300")
+declare -A UDP_PORTS=([pdns]=5300 [dnsmasq]=5399 [pebble]="" [pebble-eab]="" [pebble-short]="")
 
 pidfile() { echo "$DIR/$1.pid"; }
 logfile() { echo "$DIR/$1/$1.log"; }
@@ -189,9 +190,11 @@ ensure_tls() {
     -CAcreateserial -days 3650 -extfile "$d/tls-leaf.ext" -out "$d/tls-cert.pem" 2>/dev/null
 }
 
-# start_pebble NAME ACME_PORT MGMT_PORT EAB(true|false)
+# start_pebble NAME ACME_PORT MGMT_PORT EAB(true|false) [VALIDITY_SECONDS]
 start_pebble() {
-  local name="$1" port="$2" mgmt="$3" eab="$4" d="$DIR/$1" keys=""
+  local name="$1" port="$2" mgmt="$3" eab="$4" d="$DIR/$1" keys="" validity=""
+  [ -n "${5:-}" ] && validity=",
+    \"certificateValidityPeriod\": $5"
   mkdir -p "$d"
   ensure_tls
   # The MAC keys from Debian's pebble example config (base64url, no padding).
@@ -210,7 +213,7 @@ start_pebble() {
     "httpPort": 5002,
     "tlsPort": 5001,
     "ocspResponderURL": "",
-    "externalAccountBindingRequired": $eab$keys
+    "externalAccountBindingRequired": $eab$keys$validity
   }
 }
 EOF
@@ -232,6 +235,8 @@ CERTKEEPER_TEST_PEBBLE_DIRECTORY https://127.0.0.1:14000/dir
 CERTKEEPER_TEST_PEBBLE_MGMT https://127.0.0.1:15000
 CERTKEEPER_TEST_PEBBLE_EAB_DIRECTORY https://127.0.0.1:14100/dir
 CERTKEEPER_TEST_PEBBLE_EAB_MGMT https://127.0.0.1:15100
+CERTKEEPER_TEST_PEBBLE_SHORT_DIRECTORY https://127.0.0.1:14300/dir
+CERTKEEPER_TEST_PEBBLE_SHORT_MGMT https://127.0.0.1:15300
 CERTKEEPER_TEST_PEBBLE_TLS_CA $DIR/tls/tls-ca.pem
 CERTKEEPER_TEST_PDNS_API $PDNS_API
 CERTKEEPER_TEST_PDNS_KEY $PDNS_KEY
@@ -250,6 +255,7 @@ start_one() {
     dnsmasq) start_dnsmasq ;;
     pebble) start_pebble pebble 14000 15000 false ;;
     pebble-eab) start_pebble pebble-eab 14100 15100 true ;;
+    pebble-short) start_pebble pebble-short 14300 15300 false 40 ;;
   esac
   log "$1: up (pid $(cat "$(pidfile "$1")"), $((SECONDS - t0)) s)"
 }

@@ -210,6 +210,7 @@ fn the_admin_api_answers_every_request_and_keeps_serving() {
             plugins: Arc::new(
                 certkeeper::plugin::PluginHost::load(dir.path(), Vec::new()).unwrap(),
             ),
+            scheduler: None,
         });
         let task = certkeeper::admin::serve(&socket, state).unwrap();
 
@@ -283,6 +284,7 @@ fn an_unrouted_request_with_a_body_still_gets_its_404() {
             plugins: Arc::new(
                 certkeeper::plugin::PluginHost::load(dir.path(), Vec::new()).unwrap(),
             ),
+            scheduler: None,
         });
         let task = certkeeper::admin::serve(&socket, state).unwrap();
         let status = raw_request(

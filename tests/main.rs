@@ -12,5 +12,7 @@ mod issuance;
 mod plugin_platform;
 mod powerdns_plugin;
 mod providers;
+mod renewal;
 mod sdk_readme;
+mod service_files;
 mod support;

@@ -27,6 +27,7 @@ pub fn peer(var: &str) -> String {
         "CERTKEEPER_TEST_PEBBLE_DIRECTORY" => "https://127.0.0.1:14000/dir",
         "CERTKEEPER_TEST_PEBBLE_MGMT" => "https://127.0.0.1:15000",
         "CERTKEEPER_TEST_PEBBLE_EAB_DIRECTORY" => "https://127.0.0.1:14100/dir",
+        "CERTKEEPER_TEST_PEBBLE_SHORT_DIRECTORY" => "https://127.0.0.1:14300/dir",
         "CERTKEEPER_TEST_PDNS_API" => "http://127.0.0.1:8081",
         "CERTKEEPER_TEST_PDNS_KEY" => "test-api-key",
         "CERTKEEPER_TEST_PDNS_DNS" => "127.0.0.1:5300",
@@ -188,6 +189,11 @@ impl Daemon {
         };
         daemon.restart();
         daemon
+    }
+
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Start (again) on the same config and store, and wait for the admin socket.

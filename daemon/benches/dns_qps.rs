@@ -19,7 +19,10 @@ const ZONE: &str = "bench.test.";
 const NAMES: usize = 100;
 
 fn main() {
-    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let dir = tempfile::tempdir().expect("temp dir");
     let queries = dir.path().join("queries.txt");
     std::fs::write(&queries, query_file()).expect("query file");
@@ -61,7 +64,9 @@ async fn start_certkeeper() -> certkeeper::dns::DnsServer {
         nameserver: "ns.bench.test.".into(),
         ..DnsServerConfig::default()
     };
-    spawn(&config, board).await.expect("certkeeper's DNS server starts")
+    spawn(&config, board)
+        .await
+        .expect("certkeeper's DNS server starts")
 }
 
 /// knotd serving the same records from a zone file, stopped when dropped.
@@ -73,7 +78,9 @@ struct Knot {
 impl Knot {
     fn start(dir: &Path) -> Self {
         let port = free_port();
-        let mut zone = format!("$ORIGIN {ZONE}\n$TTL 60\n@ SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 60\n@ NS ns.bench.test.\n");
+        let mut zone = format!(
+            "$ORIGIN {ZONE}\n$TTL 60\n@ SOA ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 60\n@ NS ns.bench.test.\n"
+        );
         for i in 0..NAMES {
             let _ = writeln!(zone, "_acme-challenge.h{i} TXT \"{}\"", value(i));
         }
@@ -104,13 +111,24 @@ impl Drop for Knot {
 }
 
 fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("a free port").port()
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 fn wait_until_answering(port: u16) {
     for _ in 0..100 {
         let out = Command::new("dig")
-            .args(["@127.0.0.1", "-p", &port.to_string(), "+short", "+time=1", "+tries=1", "TXT"])
+            .args([
+                "@127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "+short",
+                "+time=1",
+                "+tries=1",
+                "TXT",
+            ])
             .arg(format!("_acme-challenge.h0.{ZONE}"))
             .output();
         if out.is_ok_and(|o| !o.stdout.is_empty()) {
@@ -123,11 +141,16 @@ fn wait_until_answering(port: u16) {
 
 /// PowerDNS from `scripts/peers.sh`, with the bench zone created through its API.
 fn powerdns_port() -> Option<u16> {
-    let api = std::env::var("CERTKEEPER_TEST_PDNS_API").unwrap_or_else(|_| "http://127.0.0.1:8081".into());
+    let api = std::env::var("CERTKEEPER_TEST_PDNS_API")
+        .unwrap_or_else(|_| "http://127.0.0.1:8081".into());
     let key = std::env::var("CERTKEEPER_TEST_PDNS_KEY").unwrap_or_else(|_| "test-api-key".into());
     let mut rrsets = vec![
-        format!(r#"{{"name":"{ZONE}","type":"SOA","ttl":60,"records":[{{"content":"ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 60","disabled":false}}]}}"#),
-        format!(r#"{{"name":"{ZONE}","type":"NS","ttl":60,"records":[{{"content":"ns.bench.test.","disabled":false}}]}}"#),
+        format!(
+            r#"{{"name":"{ZONE}","type":"SOA","ttl":60,"records":[{{"content":"ns.bench.test. hostmaster.bench.test. 1 3600 600 86400 60","disabled":false}}]}}"#
+        ),
+        format!(
+            r#"{{"name":"{ZONE}","type":"NS","ttl":60,"records":[{{"content":"ns.bench.test.","disabled":false}}]}}"#
+        ),
     ];
     for i in 0..NAMES {
         rrsets.push(format!(
@@ -135,10 +158,23 @@ fn powerdns_port() -> Option<u16> {
             value(i)
         ));
     }
-    let body = format!(r#"{{"name":"{ZONE}","kind":"Native","nameservers":[],"rrsets":[{}]}}"#, rrsets.join(","));
+    let body = format!(
+        r#"{{"name":"{ZONE}","kind":"Native","nameservers":[],"rrsets":[{}]}}"#,
+        rrsets.join(",")
+    );
     let url = format!("{api}/api/v1/servers/localhost/zones");
     let status = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "-X", "POST"])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+            "-X",
+            "POST",
+        ])
         .args(["-H", &format!("X-API-Key: {key}"), "-d", &body, &url])
         .output()
         .ok()?;
@@ -154,13 +190,25 @@ fn powerdns_port() -> Option<u16> {
 /// Queries per second dnsperf measured against 127.0.0.1:`port`.
 fn dnsperf(port: u16, queries: &Path, seconds: u64) -> f64 {
     let out = Command::new("dnsperf")
-        .args(["-s", "127.0.0.1", "-p", &port.to_string(), "-l", &seconds.to_string()])
+        .args([
+            "-s",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-l",
+            &seconds.to_string(),
+        ])
         .args(["-c", "4", "-q", "200", "-d"])
         .arg(queries)
         .output()
         .expect("dnsperf runs (apt-get install dnsperf)");
     let text = String::from_utf8_lossy(&out.stdout);
-    let lost = text.lines().find(|l| l.contains("Queries lost:")).unwrap_or("").trim().to_owned();
+    let lost = text
+        .lines()
+        .find(|l| l.contains("Queries lost:"))
+        .unwrap_or("")
+        .trim()
+        .to_owned();
     let qps = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("Queries per second:"))
@@ -171,7 +219,9 @@ fn dnsperf(port: u16, queries: &Path, seconds: u64) -> f64 {
 }
 
 fn report(ours: f64, knot: f64, pdns: Option<f64>) {
-    println!("\nTXT queries per second on loopback ({NAMES} _acme-challenge names, dnsperf -c 4 -q 200)");
+    println!(
+        "\nTXT queries per second on loopback ({NAMES} _acme-challenge names, dnsperf -c 4 -q 200)"
+    );
     println!("{:<12} {:>10} {:>14}", "server", "qps", "certkeeper ÷");
     println!("{:<12} {:>10.0} {:>14}", "certkeeper", ours, "-");
     println!("{:<12} {:>10.0} {:>14.2}", "knot", knot, ours / knot);

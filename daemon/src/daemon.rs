@@ -1,25 +1,24 @@
-//! Wiring: build every part from the config, start the listeners, resume unfinished work, keep
-//! the configured certificates issued, and shut down cleanly on SIGTERM or SIGINT.
+//! Wiring: build every part from the config, start the listeners, resume unfinished work, hand
+//! the certificates to the renewal scheduler, reload on SIGHUP, and shut down cleanly on SIGTERM
+//! or SIGINT.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
-use crate::acme::{CaEndpoint, Engine, NewOrderRequest};
+use crate::acme::{CaEndpoint, Engine};
 use crate::admin::{self, AdminState};
 use crate::challenge::Board;
 use crate::config::Config;
 use crate::dns::{self, PropagationChecker};
 use crate::http01::Http01Server;
+use crate::metrics;
 use crate::plugin::{PluginHost, PluginWatcher};
-use crate::store::{CertificateRecord, OrderRecord, Store, now};
-
-/// How often the daemon checks that every configured certificate is issued and fresh.
-const RECONCILE_EVERY: Duration = Duration::from_secs(300);
+use crate::schedule::Scheduler;
+use crate::store::Store;
 
 /// Run the daemon until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
@@ -52,20 +51,32 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         Some(d) => Some(dns::spawn(d, Arc::clone(&board)).await?),
         None => None,
     };
+    let scheduler = Arc::new(Scheduler::new(
+        Arc::clone(&engine),
+        Arc::new(config.clone()),
+    ));
+    let metrics_task = match &config.metrics {
+        Some(m) => Some(metrics::serve(m, scheduler_gauges(&scheduler)).await?),
+        None => None,
+    };
     let state = Arc::new(AdminState {
         engine: Arc::clone(&engine),
         plugins: Arc::clone(&plugins),
+        scheduler: Some(Arc::clone(&scheduler)),
     });
     let _plugin_watcher = watch_plugins(&plugins);
     let admin_task = admin::serve(&config.admin_socket, state)?;
     engine.resume().await?;
     info!(config = %config_path.display(), "certkeeper started");
 
-    let reconciler = tokio::spawn(reconcile_forever(Arc::clone(&engine), config.clone()));
-    wait_for_shutdown().await?;
+    let renewals = tokio::spawn(Arc::clone(&scheduler).run());
+    wait_for_shutdown(&scheduler, config_path).await?;
 
     info!("shutting down");
-    reconciler.abort();
+    renewals.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     admin_task.abort();
     let _ = std::fs::remove_file(&config.admin_socket);
     if let Some(server) = http01 {
@@ -108,128 +119,24 @@ fn endpoints(config: &Config) -> Vec<CaEndpoint> {
         .collect()
 }
 
-async fn wait_for_shutdown() -> anyhow::Result<()> {
+/// Wait for SIGTERM or SIGINT, reloading the config on each SIGHUP meanwhile.
+async fn wait_for_shutdown(scheduler: &Scheduler, config_path: &Path) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        _ = term.recv() => info!(signal = "SIGTERM", "signal received"),
-        _ = tokio::signal::ctrl_c() => info!(signal = "SIGINT", "signal received"),
-    }
-    Ok(())
-}
-
-async fn reconcile_forever(engine: Arc<Engine>, config: Config) {
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     loop {
-        if let Err(error) = reconcile(&engine, &config).await {
-            error!(%error, "reconcile failed");
-        }
-        tokio::time::sleep(RECONCILE_EVERY).await;
-    }
-}
-
-/// Make the store match the config: register missing accounts, order missing or due
-/// certificates.
-async fn reconcile(engine: &Arc<Engine>, config: &Config) -> anyhow::Result<()> {
-    for account in &config.accounts {
-        let name = account.name.get_ref();
-        if engine.find_account(name).is_ok() {
-            continue;
-        }
-        let result = engine
-            .register_account(
-                name,
-                account.ca.get_ref(),
-                account.email.get_ref(),
-                account.agree_tos,
-            )
-            .await;
-        if let Err(error) = result {
-            error!(%error, account = %name, "cannot register configured account");
-        }
-    }
-    for cert in &config.certificates {
-        let name = cert.name.get_ref();
-        if !needs_order(engine, name, cert.names.get_ref())? {
-            continue;
-        }
-        let request = NewOrderRequest {
-            account: cert.account.get_ref().clone(),
-            names: cert.names.get_ref().clone(),
-            challenge: cert.challenge,
-            dns: cert.dns.as_ref().map(|d| d.get_ref().clone()),
-            csr_id: None,
-            key_type: cert.key_type,
-            auto_finalize: true,
-            certificate_name: Some(name.clone()),
-        };
-        match engine.create_order(request).await {
-            Ok(order) => {
-                info!(certificate = %name, order = %order.id, "ordering configured certificate")
+        tokio::select! {
+            _ = term.recv() => break info!(signal = "SIGTERM", "signal received"),
+            _ = tokio::signal::ctrl_c() => break info!(signal = "SIGINT", "signal received"),
+            _ = hup.recv() => {
+                info!(signal = "SIGHUP", "signal received; reloading the config");
+                let _ = scheduler.reload(config_path);
             }
-            Err(error) => warn!(%error, certificate = %name, "cannot order configured certificate"),
         }
     }
     Ok(())
 }
 
-/// Whether `name` lacks a fresh certificate for exactly `names` and no order is under way.
-fn needs_order(engine: &Engine, name: &str, names: &[String]) -> anyhow::Result<bool> {
-    let orders: Vec<OrderRecord> = engine
-        .orders()?
-        .into_iter()
-        .filter(|o| o.certificate_name.as_deref() == Some(name))
-        .collect();
-    if orders
-        .iter()
-        .any(|o| !o.status.is_final() && o.error.is_none())
-    {
-        return Ok(false);
-    }
-    let certs: Vec<CertificateRecord> = engine
-        .certificates()?
-        .into_iter()
-        .filter(|c| c.name == name)
-        .collect();
-    let Some(latest) = certs.first() else {
-        return Ok(true);
-    };
-    Ok(!same_names(names, &latest.names) || due_for_renewal(latest))
-}
-
-/// Whether configured `wanted` names and a certificate's names are the same set, compared as
-/// the engine stores names (lowercase, no trailing dot, no duplicates): a difference in spelling
-/// alone would reorder the certificate at every reconcile.
-fn same_names(wanted: &[String], have: &[String]) -> bool {
-    let mut want = crate::acme::normalize_names(wanted).unwrap_or_default();
-    let mut have: Vec<String> = have.iter().map(|n| n.to_ascii_lowercase()).collect();
-    want.sort();
-    have.sort();
-    have.dedup();
-    want == have
-}
-
-/// Renew when a third of the lifetime is left (CA-FACTS: never a fixed number of days).
-fn due_for_renewal(cert: &CertificateRecord) -> bool {
-    let lifetime = cert.not_after - cert.not_before;
-    now() >= cert.not_after - lifetime / 3
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(list: &[&str]) -> Vec<String> {
-        list.iter().map(|n| (*n).to_owned()).collect()
-    }
-
-    #[test]
-    fn config_names_differing_only_in_spelling_do_not_trigger_a_new_order() {
-        let issued = names(&["dot1.example.test", "dup1.example.test"]);
-        let config = names(&[
-            "Dot1.Example.TEST.",
-            "dup1.example.test",
-            "dup1.example.test",
-        ]);
-        assert!(same_names(&config, &issued));
-        assert!(!same_names(&names(&["other.example.test"]), &issued));
-    }
+fn scheduler_gauges(scheduler: &Arc<Scheduler>) -> metrics::Gauges {
+    let scheduler = Arc::clone(scheduler);
+    Arc::new(move |out| scheduler.write_gauges(out))
 }

@@ -47,6 +47,9 @@ pub struct NewOrderRequest {
     pub auto_finalize: bool,
     /// The config certificate this order is for.
     pub certificate_name: Option<String>,
+    /// The ARI identifier of the certificate this order replaces (RFC 9773 §5).
+    #[serde(default)]
+    pub replaces: Option<String>,
 }
 
 /// Why an engine operation failed.
@@ -157,7 +160,9 @@ impl Engine {
             );
             return Err(EngineError::Invalid(msg));
         }
-        let (record, account) = ca.register(name, email, agree_tos).await?;
+        let registered = ca.register(name, email, agree_tos).await;
+        crate::metrics::acme_result(&ca.name, "new-account", &registered);
+        let (record, account) = registered?;
         self.store.put(&record)?;
         self.accounts
             .lock()
@@ -259,10 +264,11 @@ impl Engine {
         let handle = self.account_handle(&account.id).await?;
         let identifiers: Vec<Identifier> = names.iter().cloned().map(Identifier::Dns).collect();
         let endpoint = self.endpoint_for(&account);
-        let order = handle
-            .new_order(&NewOrder::new(&identifiers))
-            .await
-            .map_err(|e| endpoint.ca_error(e))?;
+        let new_order =
+            super::ari::with_replaces(NewOrder::new(&identifiers), req.replaces.as_deref());
+        let placed = handle.new_order(&new_order).await;
+        crate::metrics::acme_result(&endpoint.name, "new-order", &placed);
+        let order = placed.map_err(|e| endpoint.ca_error(e))?;
 
         self.store.put(&csr)?;
         let record = OrderRecord {
@@ -648,7 +654,9 @@ impl Engine {
         let csr = self.store.require::<CsrRecord>(&record.csr_id)?;
         let der = csr::der_of(&csr)?;
         let ca = self.ca_of(record)?;
-        order.finalize_csr(&der).await.map_err(|e| ca.ca_error(e))?;
+        let finalized = order.finalize_csr(&der).await;
+        crate::metrics::acme_result(&ca.name, "finalize", &finalized);
+        finalized.map_err(|e| ca.ca_error(e))?;
         self.set_status(&record.id, convert_status(order.state().status), None)?;
         info!("order finalized");
         self.collect(record, order).await

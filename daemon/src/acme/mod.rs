@@ -1,6 +1,7 @@
 //! The ACME side (RFC 8555): accounts, orders, CSRs, and the engine that drives orders through
 //! pending → ready → processing → valid, on instant-acme.
 
+mod ari;
 mod certificate;
 mod client;
 pub mod csr;
@@ -11,6 +12,7 @@ mod validation;
 
 use serde::{Deserialize, Serialize};
 
+pub use ari::{SuggestedRenewal, ari_identifier};
 pub use client::{AcmeError, CaEndpoint};
 pub(crate) use engine::normalize_names;
 pub use engine::{Engine, EngineError, NewOrderRequest};

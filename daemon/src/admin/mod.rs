@@ -5,6 +5,7 @@
 
 mod client;
 mod plugin_routes;
+mod renewals;
 mod routes;
 pub mod views;
 

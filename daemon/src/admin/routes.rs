@@ -27,9 +27,11 @@ pub struct AdminState {
     pub engine: Arc<Engine>,
     /// The plugin host.
     pub plugins: Arc<PluginHost>,
+    /// The renewal scheduler, when the daemon runs one.
+    pub scheduler: Option<Arc<crate::schedule::Scheduler>>,
 }
 
-type Reply = Result<(StatusCode, serde_json::Value), (StatusCode, String)>;
+pub(super) type Reply = Result<(StatusCode, serde_json::Value), (StatusCode, String)>;
 
 pub(super) async fn handle(
     state: Arc<AdminState>,
@@ -133,13 +135,7 @@ async fn route_orders(
             ok(engine.delete_order(id).await.map_err(fail)?)
         }
         (&Method::GET, ["v1", "challenges"]) => ok(engine.challenges().map_err(fail)?),
-        (&Method::GET, ["v1", "certificates"]) => {
-            let certs = engine.certificates().map_err(fail)?;
-            ok(certs
-                .iter()
-                .map(|c| CertificateView::new(c, false))
-                .collect::<Vec<_>>())
-        }
+        (&Method::GET, ["v1", "certificates"]) => ok(super::renewals::list(state).map_err(fail)?),
         (&Method::GET, ["v1", "certificates", key]) => ok(CertificateView::new(
             &engine.certificate(key).map_err(fail)?,
             true,
@@ -148,10 +144,7 @@ async fn route_orders(
         (&Method::POST, ["v1", "providers", name, "test"]) => {
             ok(super::plugin_routes::test_provider(&state.plugins, name).await?)
         }
-        _ => Err((
-            StatusCode::NOT_FOUND,
-            format!("no route for {method} /{}", parts.join("/")),
-        )),
+        _ => super::renewals::route(state, method, parts).await,
     }
 }
 
@@ -216,7 +209,7 @@ async fn body<T: DeserializeOwned>(req: Request<Bytes>) -> Result<T, (StatusCode
     })
 }
 
-fn ok<T: Serialize>(value: T) -> Reply {
+pub(super) fn ok<T: Serialize>(value: T) -> Reply {
     Ok((
         StatusCode::OK,
         serde_json::to_value(value).expect("views serialize"),
@@ -230,7 +223,7 @@ fn created<T: Serialize>(value: T) -> Reply {
     ))
 }
 
-fn fail(error: EngineError) -> (StatusCode, String) {
+pub(super) fn fail(error: EngineError) -> (StatusCode, String) {
     let status = match &error {
         EngineError::Invalid(_) | EngineError::Name(_) | EngineError::Csr(_) => {
             StatusCode::BAD_REQUEST

@@ -107,6 +107,20 @@ pub struct CertificateView {
     /// Leaf and chain, PEM (only in `show`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub chain_pem: Option<String>,
+    /// Renewal state of the newest certificate of a name: `ok`, `renewing`, `retrying`,
+    /// `failing`, `manual` (not renewed automatically) or `superseded` for older ones.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<String>,
+    /// When the scheduler plans to renew it.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        with = "time::serde::rfc3339::option"
+    )]
+    pub next_renewal: Option<OffsetDateTime>,
+    /// Why the last renewal attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub renewal_error: Option<String>,
 }
 
 impl CertificateView {
@@ -122,6 +136,9 @@ impl CertificateView {
             not_before: c.not_before,
             not_after: c.not_after,
             chain_pem: with_chain.then(|| c.chain_pem.clone()),
+            status: None,
+            next_renewal: None,
+            renewal_error: None,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The command line: `certkeeper run` starts the daemon; every other command is a client of
 //! the admin socket.
 
+mod cert;
 mod output;
+mod pfx;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -188,6 +190,9 @@ pub struct CreateOrder {
     /// Finalize and download as soon as the order is ready.
     #[arg(long)]
     finalize: bool,
+    /// Renew the certificate automatically, like one in the config (implies --finalize).
+    #[arg(long)]
+    renew: bool,
 }
 
 /// `certkeeper challenge …`
@@ -207,6 +212,14 @@ pub enum CertCmd {
         /// Certificate id or name.
         cert: String,
     },
+    /// Renew now with the certificate's own settings and a fresh key; turns automatic renewal
+    /// on for a certificate ordered from the CLI.
+    Renew {
+        /// Certificate name.
+        cert: String,
+    },
+    /// Write the certificate chain and its private key for manual use.
+    Export(cert::Export),
 }
 
 /// `certkeeper plugin …`
@@ -242,13 +255,7 @@ impl Cli {
             Command::Challenge(ChallengeCmd::List) => {
                 (client.get("/v1/challenges").await?, "challenges")
             }
-            Command::Cert(CertCmd::List) => (client.get("/v1/certificates").await?, "certs"),
-            Command::Cert(CertCmd::Show { cert }) => (
-                client
-                    .get(&format!("/v1/certificates/{}", seg(cert)))
-                    .await?,
-                "cert",
-            ),
+            Command::Cert(cmd) => cert::run(&client, cmd).await?,
             Command::Plugin(PluginCmd::List) => (client.get("/v1/plugins").await?, "plugins"),
             Command::Plugin(PluginCmd::Test { provider }) => {
                 let path = format!("/v1/providers/{}/test", seg(provider));
@@ -324,9 +331,16 @@ async fn order(client: &AdminClient, cmd: &OrderCmd) -> anyhow::Result<(Value, &
             let body = json!({
                 "account": c.account, "names": c.domains, "challenge": c.challenge,
                 "dns": c.dns, "csr_id": c.csr, "key_type": c.key_type,
-                "auto_finalize": c.finalize, "certificate_name": null,
+                "auto_finalize": c.finalize || c.renew, "certificate_name": null,
             });
-            (client.post("/v1/orders", &body).await?, "order")
+            let order = client.post("/v1/orders", &body).await?;
+            if c.renew {
+                let name = c.domains[0].trim_end_matches('.').to_ascii_lowercase();
+                client
+                    .post(&format!("/v1/renewals/{}", seg(&name)), &json!({}))
+                    .await?;
+            }
+            (order, "order")
         }
         OrderCmd::List => (client.get("/v1/orders").await?, "orders"),
         OrderCmd::Show { id } => (

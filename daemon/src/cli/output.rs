@@ -56,9 +56,17 @@ pub(super) fn print(kind: &str, value: &Value) {
                 ("NAMES", "names"),
                 ("ISSUER", "issuer"),
                 ("NOT AFTER", "not_after"),
+                ("STATUS", "status"),
+                ("NEXT RENEWAL", "next_renewal"),
                 ("ID", "id"),
+                ("RENEWAL ERROR", "renewal_error"),
             ],
         ),
+        "exported" => {
+            if let Some(path) = value["wrote"].as_str() {
+                eprintln!("wrote {path}");
+            }
+        }
         "plugins" => plugins(value),
         "provider-test" => println!(
             "{}: connection test passed",

@@ -55,6 +55,11 @@ pub struct Config {
     /// Certificates the daemon keeps issued.
     #[serde(default, rename = "certificate")]
     pub certificates: Vec<CertificateConfig>,
+    /// How renewal is scheduled.
+    #[serde(default)]
+    pub renewal: crate::schedule::RenewalConfig,
+    /// The Prometheus endpoint; off when the section is absent.
+    pub metrics: Option<crate::metrics::MetricsConfig>,
 }
 
 /// The HTTP-01 listener.
@@ -111,6 +116,9 @@ pub struct CertificateConfig {
     pub challenge: crate::acme::ChallengeKind,
     /// For dns-01: `builtin`, `manual` or a `[[dns_provider]]` name.
     pub dns: Option<Spanned<String>>,
+    /// Where the certificate is written after each issuance.
+    #[serde(default)]
+    pub deploy: Vec<crate::deploy::DeployTarget>,
 }
 
 impl Config {

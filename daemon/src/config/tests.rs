@@ -147,3 +147,22 @@ fn check_config_refuses_a_nameserver_the_dns_server_would_refuse() {
         "{err}"
     );
 }
+
+#[test]
+fn a_deploy_mode_that_is_not_octal_is_refused_with_its_line() {
+    let text =
+        GOOD.to_owned() + "\n[[certificate.deploy]]\ncert = \"/tmp/x.pem\"\nmode = \"rw-r--r--\"\n";
+    let err = error_of(&text);
+    assert!(
+        err.contains("mode \"rw-r--r--\" is not an octal file mode"),
+        "{err}"
+    );
+    assert!(err.contains("(key `mode`)"), "{err}");
+}
+
+#[test]
+fn renewal_and_metrics_are_off_the_defaults_unless_configured() {
+    let config = Config::parse(Path::new("ck.toml"), GOOD).unwrap();
+    assert!(config.metrics.is_none());
+    assert_eq!(config.renewal.backoff_base_secs, 3600);
+}

@@ -83,6 +83,7 @@ fn check_certificate(config: &Config, cert: &super::CertificateConfig) -> Result
     for name in cert.names.get_ref() {
         validate_domain(name).map_err(|e| Misplaced::new(cert.names.span(), e.to_string()))?;
     }
+    cert.deploy.iter().try_for_each(check_deploy)?;
     match cert.challenge {
         ChallengeKind::Http01 => check_http01(config, cert),
         ChallengeKind::Dns01 => check_dns01(config, cert),
@@ -180,6 +181,29 @@ pub(crate) fn check_sections(config: &Config, text: &str) -> Result<(), Misplace
             account.name.get_ref()
         );
         return Err(Misplaced::new(account.name.span(), msg));
+    }
+    Ok(())
+}
+
+fn check_deploy(target: &crate::deploy::DeployTarget) -> Result<(), Misplaced> {
+    for mode in [&target.mode, &target.key_mode] {
+        if crate::deploy::parse_mode(mode.get_ref()).is_none() {
+            let msg = format!(
+                "mode \"{}\" is not an octal file mode such as \"0640\"",
+                mode.get_ref()
+            );
+            return Err(Misplaced::new(mode.span(), msg));
+        }
+    }
+    if let Some(hook) = target
+        .hooks
+        .iter()
+        .find(|h| h.command.get_ref().trim().is_empty())
+    {
+        return Err(Misplaced::new(
+            hook.command.span(),
+            "a hook needs a command",
+        ));
     }
     Ok(())
 }

@@ -108,6 +108,7 @@ impl RequestHandler for ChallengeHandler {
         let mut reply = self.reply(request);
         reply.fit(request, edns.as_ref());
         trace_query(request, &reply);
+        crate::metrics::dns_query_answered(&reply.metadata.response_code.to_string());
 
         let response = MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
             reply.metadata,

@@ -352,6 +352,9 @@ impl PluginHost {
 
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let result = call_error(name, &plugin_name, operation, outcome);
+        let verdict = if result.is_ok() { "ok" } else { "error" };
+        let op = operation.to_string();
+        crate::metrics::plugin_call(&plugin_name, &op, verdict, started.elapsed());
         span.in_scope(|| match &result {
             Ok(_) => debug!(elapsed_ms, "plugin call succeeded"),
             Err(error) => warn!(%error, elapsed_ms, "plugin call failed"),
