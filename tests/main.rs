@@ -2,6 +2,7 @@
 //!
 //! `scripts/peers.sh start` brings the peers up on loopback; `.ci/run` does that first.
 
+mod accounts;
 mod bad_input;
 mod dns01;
 mod dns_server;

@@ -124,14 +124,10 @@ async fn reconcile(engine: &Arc<Engine>, config: &Config) -> anyhow::Result<()> 
         if engine.find_account(name).is_ok() {
             continue;
         }
-        let result = engine
-            .register_account(
-                name,
-                account.ca.get_ref(),
-                account.email.get_ref(),
-                account.agree_tos,
-            )
-            .await;
+        let result = match account.request() {
+            Ok(request) => engine.register_account(&request).await.map(drop),
+            Err(message) => Err(crate::acme::EngineError::Invalid(message)),
+        };
         if let Err(error) = result {
             error!(%error, account = %name, "cannot register configured account");
         }

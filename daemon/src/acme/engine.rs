@@ -15,7 +15,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::client::{AcmeError, CaEndpoint};
 use super::csr::{self, CsrError};
-use super::names::{NameError, challenge_record_name, validate_domain, validate_email};
+use super::names::{NameError, challenge_record_name, validate_domain};
 use super::{ChallengeKind, DnsMethod, KeyType};
 use crate::challenge::{Board, canonical_name};
 use crate::dns::PropagationChecker;
@@ -91,7 +91,7 @@ pub struct Engine {
     pub(super) builtin_zones: Vec<String>,
     pub(super) dns_ttl: u32,
     cas: Vec<CaEndpoint>,
-    accounts: tokio::sync::Mutex<HashMap<String, Account>>,
+    pub(super) accounts: tokio::sync::Mutex<HashMap<String, Account>>,
     driving: Mutex<HashSet<String>>,
 }
 
@@ -133,65 +133,6 @@ impl Engine {
     }
 
     // ---- accounts ----
-
-    /// Register an account with a key generated here and store it.
-    pub async fn register_account(
-        &self,
-        name: &str,
-        ca: &str,
-        email: &str,
-        agree_tos: bool,
-    ) -> Result<AccountRecord, EngineError> {
-        validate_email(email)?;
-        let ca = self.ca(ca)?.clone();
-        if self.find_account(name).is_ok() {
-            return Err(EngineError::Invalid(format!(
-                "an account called \"{name}\" exists"
-            )));
-        }
-        if !agree_tos {
-            let msg = format!(
-                "CA {} requires agreeing to its terms of service: pass --agree-tos",
-                ca.name
-            );
-            return Err(EngineError::Invalid(msg));
-        }
-        let (record, account) = ca.register(name, email, agree_tos).await?;
-        self.store.put(&record)?;
-        self.accounts
-            .lock()
-            .await
-            .insert(record.id.clone(), account);
-        info!(account = %record.name, ca = %record.ca, "account registered");
-        Ok(record)
-    }
-
-    /// The account with this id or name.
-    pub fn find_account(&self, key: &str) -> Result<AccountRecord, EngineError> {
-        let accounts = self.store.list::<AccountRecord>()?;
-        accounts
-            .into_iter()
-            .find(|a| a.id == key || a.name == key)
-            .ok_or_else(|| EngineError::NotFound {
-                kind: "account",
-                key: key.to_owned(),
-            })
-    }
-
-    /// Delete an account: its orders are hidden, its certificates stay.
-    pub async fn delete_account(&self, key: &str) -> Result<AccountRecord, EngineError> {
-        let account = self.find_account(key)?;
-        for order in self.store.list::<OrderRecord>()? {
-            if order.account_id == account.id {
-                self.store
-                    .update::<OrderRecord>(&order.id, |o| o.hidden = true)?;
-            }
-        }
-        self.store.delete::<AccountRecord>(&account.id)?;
-        self.accounts.lock().await.remove(&account.id);
-        info!(account = %account.name, "account deleted; its certificates stay");
-        Ok(account)
-    }
 
     pub(super) async fn account_handle(&self, account_id: &str) -> Result<Account, EngineError> {
         let mut cache = self.accounts.lock().await;

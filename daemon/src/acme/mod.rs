@@ -1,16 +1,21 @@
 //! The ACME side (RFC 8555): accounts, orders, CSRs, and the engine that drives orders through
 //! pending → ready → processing → valid, on instant-acme.
 
+mod accounts;
 mod certificate;
 mod client;
 pub mod csr;
+mod eab;
 mod engine;
+mod http;
 mod names;
 mod validation;
 
 use serde::{Deserialize, Serialize};
 
+pub use accounts::AccountRequest;
 pub use client::{AcmeError, CaEndpoint};
+pub use eab::{EabCredentials, EabError};
 pub use engine::{Engine, EngineError, NewOrderRequest};
 pub use names::{NameError, challenge_record_name, validate_domain, validate_email};
 

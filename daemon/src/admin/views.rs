@@ -22,6 +22,9 @@ pub struct AccountView {
     pub directory_url: String,
     /// Account URL at the CA.
     pub account_url: String,
+    /// External Account Binding key id used at registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eab_kid: Option<String>,
     /// Registration time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -37,6 +40,7 @@ impl From<&AccountRecord> for AccountView {
             status: a.status.clone(),
             directory_url: a.directory_url.clone(),
             account_url: a.account_url.clone(),
+            eab_kid: a.eab_kid.clone(),
             created_at: a.created_at,
         }
     }
@@ -126,17 +130,11 @@ impl CertificateView {
     }
 }
 
-/// Body of `POST /v1/accounts`.
+/// Body of `POST /v1/accounts/<account>/contact`.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct RegisterAccount {
-    /// Name to give it.
-    pub name: String,
-    /// CA name from the config.
-    pub ca: String,
-    /// Contact email.
+pub struct UpdateContact {
+    /// The new contact email.
     pub email: String,
-    /// Agree to the CA's terms of service.
-    pub agree_tos: bool,
 }
 
 /// Body of `POST /v1/csrs`.

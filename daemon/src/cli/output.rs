@@ -92,6 +92,7 @@ pub(super) fn print(kind: &str, value: &Value) {
                 "status",
                 "directory_url",
                 "account_url",
+                "eab_kid",
                 "created_at",
             ],
         ),

@@ -89,6 +89,41 @@ pub struct AccountConfig {
     /// Agree to the CA's terms of service; registration fails without it.
     #[serde(default)]
     pub agree_tos: bool,
+    /// External Account Binding key id, for CAs that require one.
+    pub eab_kid: Option<Spanned<String>>,
+    /// External Account Binding HMAC key (base64url, padding optional). Secret: prefer
+    /// `eab_hmac_key_file`.
+    pub eab_hmac_key: Option<Spanned<String>>,
+    /// A file holding the External Account Binding HMAC key.
+    pub eab_hmac_key_file: Option<Spanned<PathBuf>>,
+}
+
+impl AccountConfig {
+    /// The EAB HMAC key, inline or read from its file; `None` when neither is set.
+    pub fn eab_hmac_key(&self) -> Result<Option<String>, String> {
+        if let Some(key) = &self.eab_hmac_key {
+            return Ok(Some(key.get_ref().clone()));
+        }
+        let Some(path) = &self.eab_hmac_key_file else {
+            return Ok(None);
+        };
+        let path = path.get_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("eab_hmac_key_file {}: {e}", path.display()))?;
+        Ok(Some(text.trim().to_owned()))
+    }
+
+    /// The request that registers this account.
+    pub fn request(&self) -> Result<crate::acme::AccountRequest, String> {
+        Ok(crate::acme::AccountRequest {
+            name: self.name.get_ref().clone(),
+            ca: self.ca.get_ref().clone(),
+            email: self.email.get_ref().clone(),
+            agree_tos: self.agree_tos,
+            eab_kid: self.eab_kid.as_ref().map(|k| k.get_ref().clone()),
+            eab_hmac_key: self.eab_hmac_key()?,
+        })
+    }
 }
 
 /// A certificate the daemon keeps issued.

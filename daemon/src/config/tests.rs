@@ -110,3 +110,49 @@ fn the_shipped_example_config_parses() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/certkeeper.toml");
     Config::load(&path).unwrap();
 }
+
+#[test]
+fn an_eab_kid_without_a_key_is_refused_at_its_line() {
+    let err = error_of(&GOOD.replace("agree_tos = true", "agree_tos = true\neab_kid = \"kid-1\""));
+    assert!(err.contains("ck.toml:16:11"), "{err}");
+    assert!(err.contains("only the key id was given"), "{err}");
+}
+
+#[test]
+fn an_eab_key_in_standard_base64_is_refused_without_showing_it() {
+    let text = GOOD.replace(
+        "agree_tos = true",
+        "agree_tos = true\neab_kid = \"kid-1\"\neab_hmac_key = \"ab+d/fgh\"",
+    );
+    let err = error_of(&text);
+    assert!(
+        err.contains("not base64url") && !err.contains("ab+d/fgh"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_eab_key_file_is_read_and_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("eab.key");
+    std::fs::write(&file, "YWJjZA==\n").unwrap();
+    let text = GOOD.replace(
+        "agree_tos = true",
+        &format!(
+            "agree_tos = true\neab_kid = \"k\"\neab_hmac_key_file = \"{}\"",
+            file.display()
+        ),
+    );
+    let config = Config::parse(Path::new("ck.toml"), &text).unwrap();
+    let request = config.accounts[0].request().unwrap();
+    assert_eq!(request.eab_hmac_key.as_deref(), Some("YWJjZA=="));
+}
+
+#[test]
+fn a_missing_eab_key_file_is_named() {
+    let text = GOOD.replace(
+        "agree_tos = true",
+        "agree_tos = true\neab_kid = \"k\"\neab_hmac_key_file = \"/nonexistent/eab.key\"",
+    );
+    assert!(error_of(&text).contains("/nonexistent/eab.key"));
+}

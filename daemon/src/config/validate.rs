@@ -62,7 +62,32 @@ fn check_accounts(config: &Config) -> Result<(), Misplaced> {
         }
         crate::acme::validate_email(account.email.get_ref())
             .map_err(|e| Misplaced::new(account.email.span(), e.to_string()))?;
+        check_eab(account)?;
     }
+    Ok(())
+}
+
+/// Both EAB halves or neither, at most one source for the key, and a key that decodes.
+fn check_eab(account: &super::AccountConfig) -> Result<(), Misplaced> {
+    if let (Some(_), Some(file)) = (&account.eab_hmac_key, &account.eab_hmac_key_file) {
+        let msg = "set eab_hmac_key or eab_hmac_key_file, not both";
+        return Err(Misplaced::new(file.span(), msg));
+    }
+    let at = account
+        .eab_kid
+        .as_ref()
+        .map(Spanned::span)
+        .or_else(|| account.eab_hmac_key.as_ref().map(Spanned::span))
+        .or_else(|| account.eab_hmac_key_file.as_ref().map(Spanned::span));
+    let Some(at) = at else {
+        return Ok(());
+    };
+    let key = account
+        .eab_hmac_key()
+        .map_err(|msg| Misplaced::new(at.clone(), msg))?;
+    let kid = account.eab_kid.as_ref().map(|k| k.get_ref().as_str());
+    crate::acme::EabCredentials::from_parts(kid, key.as_deref())
+        .map_err(|e| Misplaced::new(at, e.to_string()))?;
     Ok(())
 }
 

@@ -34,6 +34,9 @@ pub struct AccountRecord {
     pub account_url: String,
     /// instant-acme's credentials (account URL, directory and the PKCS#8 key). Secret.
     pub credentials: serde_json::Value,
+    /// The External Account Binding key id it was registered with, if any.
+    #[serde(default)]
+    pub eab_kid: Option<String>,
     /// When it was registered.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

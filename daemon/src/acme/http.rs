@@ -1,0 +1,186 @@
+//! The HTTPS client every request to a CA goes through, and what certkeeper reads from a CA's
+//! directory itself (RFC 8555 §7.1.1) because instant-acme keeps it private: whether External
+//! Account Binding is required, and which ACME profiles the CA offers.
+//!
+//! The client keeps the body of the last response from each URL, so the engine can read the
+//! account object the CA returns to a `newAccount` lookup (RFC 8555 §7.3.1) — its `status` is
+//! how `account list --refresh` learns whether the account is still valid.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
+use serde::Deserialize;
+
+/// Largest response body kept for reading back (an account object or a directory).
+const MAX_KEPT: usize = 64 * 1024;
+
+/// An HTTPS client for one CA that remembers the last response body per URL.
+#[derive(Clone)]
+pub(crate) struct CaHttp {
+    inner: HyperClient<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>,
+    kept: Arc<Mutex<HashMap<String, Bytes>>>,
+}
+
+/// What certkeeper needs from a CA's directory.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DirectoryInfo {
+    /// The `newAccount` URL.
+    pub(crate) new_account: String,
+    /// The directory's `meta` object.
+    #[serde(default)]
+    pub(crate) meta: DirectoryMeta,
+}
+
+/// The `meta` object of a directory (RFC 8555 §7.1.1; profiles from the ACME profiles draft).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DirectoryMeta {
+    /// Whether `newAccount` requests must carry an External Account Binding (§7.3.4).
+    #[serde(default)]
+    pub(crate) external_account_required: bool,
+    /// Profile names and their descriptions.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(crate) profiles: BTreeMap<String, String>,
+}
+
+impl CaHttp {
+    /// A client trusting only the PEM roots in `tls_root`, or the system's roots without one.
+    pub(crate) fn new(tls_root: Option<&Path>) -> Result<Self, String> {
+        let builder = match tls_root {
+            Some(path) => HttpsConnectorBuilder::new().with_tls_config(
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(roots_from(path)?)
+                    .with_no_client_auth(),
+            ),
+            None => HttpsConnectorBuilder::new()
+                .with_native_roots()
+                .map_err(|e| format!("system roots: {e}"))?,
+        };
+        let connector = builder.https_only().enable_http1().build();
+        Ok(Self {
+            inner: HyperClient::builder(TokioExecutor::new()).build(connector),
+            kept: Arc::default(),
+        })
+    }
+
+    /// GET the directory at `url` and read the parts instant-acme does not expose.
+    pub(crate) async fn directory(&self, url: &str) -> Result<DirectoryInfo, String> {
+        let request = Request::get(url)
+            .header(
+                "user-agent",
+                concat!("certkeeper/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(BodyWrapper::default())
+            .map_err(|e| e.to_string())?;
+        let response = HttpClient::request(self, request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.parts.status;
+        let mut body = response.body;
+        let bytes = body.into_bytes().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("the directory answered HTTP {status}"));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| format!("the directory is not valid: {e}"))
+    }
+
+    /// The body of the last response from `url`, if one was kept.
+    pub(crate) fn last_body(&self, url: &str) -> Option<Bytes> {
+        self.kept
+            .lock()
+            .expect("kept-body map poisoned only by a panic")
+            .get(url)
+            .cloned()
+    }
+}
+
+impl HttpClient for CaHttp {
+    fn request(
+        &self,
+        req: Request<BodyWrapper<Bytes>>,
+    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
+        let url = req.uri().to_string();
+        let pending = self.inner.request(req);
+        let kept = Arc::clone(&self.kept);
+        Box::pin(async move {
+            let response = pending
+                .await
+                .map_err(|e| instant_acme::Error::Other(Box::new(e)))?;
+            let (parts, body) = response.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| instant_acme::Error::Other(Box::new(e)))?
+                .to_bytes();
+            if bytes.len() <= MAX_KEPT {
+                kept.lock()
+                    .expect("kept-body map poisoned only by a panic")
+                    .insert(url, bytes.clone());
+            }
+            Ok(BytesResponse::from(Response::from_parts(
+                parts,
+                Full::new(bytes),
+            )))
+        })
+    }
+}
+
+fn roots_from(path: &Path) -> Result<rustls::RootCertStore, String> {
+    let text = std::fs::read(path).map_err(|e| e.to_string())?;
+    let blocks = pem::parse_many(&text).map_err(|e| format!("not PEM: {e}"))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for block in blocks.into_iter().filter(|b| b.tag() == "CERTIFICATE") {
+        roots
+            .add(block.into_contents().into())
+            .map_err(|e| format!("unusable certificate: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("no CERTIFICATE block".into());
+    }
+    Ok(roots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_meta_reads_eab_and_profiles() {
+        let json = r#"{"newAccount":"https://ca/new-acct","newNonce":"n","newOrder":"o",
+            "meta":{"externalAccountRequired":true,
+                    "profiles":{"classic":"the usual","shortlived":"6 days"}}}"#;
+        let info: DirectoryInfo = serde_json::from_str(json).unwrap();
+        assert!(info.meta.external_account_required);
+        assert_eq!(info.new_account, "https://ca/new-acct");
+        let names: Vec<&String> = info.meta.profiles.keys().collect();
+        assert_eq!(names, ["classic", "shortlived"]);
+    }
+
+    #[test]
+    fn a_directory_without_meta_requires_nothing() {
+        let info: DirectoryInfo = serde_json::from_str(r#"{"newAccount":"x"}"#).unwrap();
+        assert!(!info.meta.external_account_required);
+        assert!(info.meta.profiles.is_empty());
+    }
+
+    #[test]
+    fn a_tls_root_file_without_certificates_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.pem");
+        std::fs::write(&path, "nothing here").unwrap();
+        assert!(CaHttp::new(Some(&path)).is_err());
+    }
+}
