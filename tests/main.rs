@@ -8,4 +8,5 @@ mod dns01;
 mod dns_server;
 mod issuance;
 mod powerdns_plugin;
+mod revocation;
 mod support;

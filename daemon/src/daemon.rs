@@ -157,7 +157,8 @@ async fn reconcile(engine: &Arc<Engine>, config: &Config) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Whether `name` lacks a fresh certificate for exactly `names` and no order is under way.
+/// Whether `name` lacks a fresh, unrevoked certificate for exactly `names` and no order is under
+/// way.
 fn needs_order(engine: &Engine, name: &str, names: &[String]) -> anyhow::Result<bool> {
     let orders: Vec<OrderRecord> = engine
         .orders()?
@@ -182,7 +183,7 @@ fn needs_order(engine: &Engine, name: &str, names: &[String]) -> anyhow::Result<
     let mut have = latest.names.clone();
     want.sort();
     have.sort();
-    Ok(want != have || due_for_renewal(latest))
+    Ok(want != have || due_for_renewal(latest) || latest.revoked_at.is_some())
 }
 
 /// Renew when a third of the lifetime is left (CA-FACTS: never a fixed number of days).

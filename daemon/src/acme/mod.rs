@@ -9,6 +9,7 @@ mod eab;
 mod engine;
 mod http;
 mod names;
+mod revoke;
 mod validation;
 
 use serde::{Deserialize, Serialize};

@@ -1,11 +1,12 @@
-//! Routes for the account lifecycle: register, list (optionally refreshed from the CA), update
-//! the contact, roll the key over, delete (optionally deactivating at the CA first).
+//! Routes for the account lifecycle — register, list (optionally refreshed from the CA), update
+//! the contact, roll the key over, delete (optionally deactivating at the CA first) — and for
+//! revoking certificates.
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 
 use super::routes::{Reply, body, created, fail, ok};
-use super::views::{AccountView, UpdateContact};
+use super::views::{AccountView, CertificateView, RevokeCertificate, UpdateContact};
 use crate::acme::{AccountRequest, Engine};
 
 /// `/v1/accounts…`
@@ -45,6 +46,13 @@ pub(super) async fn accounts(
             format!("no route for {method} /{}", parts.join("/")),
         )),
     }
+}
+
+/// `POST /v1/certificates/<certificate>/revoke`
+pub(super) async fn revoke(engine: &Engine, key: &str, req: Request<Incoming>) -> Reply {
+    let revoke: RevokeCertificate = body(req).await?;
+    let cert = engine.revoke_certificate(key, revoke.reason).await;
+    ok(CertificateView::new(&cert.map_err(fail)?, false))
 }
 
 /// Whether the query string holds `name=true` (or a bare `name`).

@@ -126,6 +126,9 @@ async fn route_orders(
             &engine.certificate(key).map_err(fail)?,
             true,
         )),
+        (&Method::POST, ["v1", "certificates", key, "revoke"]) => {
+            super::lifecycle::revoke(engine, key, req).await
+        }
         (&Method::GET, ["v1", "plugins"]) => ok(state.plugins.plugins()),
         _ => Err((
             StatusCode::NOT_FOUND,

@@ -108,6 +108,12 @@ pub struct CertificateView {
     /// Validity end.
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
+    /// When it was revoked, if it was.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// RFC 5280 reason code given when revoking.
+    #[serde(default)]
+    pub revocation_reason: Option<u8>,
     /// Leaf and chain, PEM (only in `show`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub chain_pem: Option<String>,
@@ -125,6 +131,8 @@ impl CertificateView {
             serial: c.serial.clone(),
             not_before: c.not_before,
             not_after: c.not_after,
+            revoked_at: c.revoked_at,
+            revocation_reason: c.revocation_reason,
             chain_pem: with_chain.then(|| c.chain_pem.clone()),
         }
     }
@@ -135,6 +143,14 @@ impl CertificateView {
 pub struct UpdateContact {
     /// The new contact email.
     pub email: String,
+}
+
+/// Body of `POST /v1/certificates/<certificate>/revoke`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RevokeCertificate {
+    /// RFC 5280 CRLReason code.
+    #[serde(default)]
+    pub reason: Option<u8>,
 }
 
 /// Body of `POST /v1/csrs`.

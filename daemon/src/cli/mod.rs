@@ -235,6 +235,15 @@ pub enum CertCmd {
         /// Certificate id or name.
         cert: String,
     },
+    /// Revoke a certificate with its account's key (RFC 8555 §7.6).
+    Revoke {
+        /// Certificate id or name (the newest with that name).
+        cert: String,
+        /// RFC 5280 reason code: 0 unspecified, 1 keyCompromise, 4 superseded,
+        /// 5 cessationOfOperation, ...
+        #[arg(long)]
+        reason: Option<u8>,
+    },
 }
 
 /// `certkeeper plugin …`
@@ -269,6 +278,15 @@ impl Cli {
             Command::Cert(CertCmd::Show { cert }) => (
                 client
                     .get(&format!("/v1/certificates/{}", seg(cert)))
+                    .await?,
+                "cert",
+            ),
+            Command::Cert(CertCmd::Revoke { cert, reason }) => (
+                client
+                    .post(
+                        &format!("/v1/certificates/{}/revoke", seg(cert)),
+                        &json!({ "reason": reason }),
+                    )
                     .await?,
                 "cert",
             ),

@@ -56,6 +56,7 @@ pub(super) fn print(kind: &str, value: &Value) {
                 ("NAMES", "names"),
                 ("ISSUER", "issuer"),
                 ("NOT AFTER", "not_after"),
+                ("REVOKED", "revoked_at"),
                 ("ID", "id"),
             ],
         ),
@@ -72,6 +73,8 @@ pub(super) fn print(kind: &str, value: &Value) {
                     "serial",
                     "not_before",
                     "not_after",
+                    "revoked_at",
+                    "revocation_reason",
                     "order_id",
                 ],
             );

@@ -261,6 +261,12 @@ pub struct CertificateRecord {
     pub chain_pem: String,
     /// Private key, PKCS#8 PEM, when certkeeper made the CSR. Secret.
     pub private_key_pem: Option<String>,
+    /// When the CA accepted a revocation request for it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// The RFC 5280 reason code given when revoking, if any.
+    #[serde(default)]
+    pub revocation_reason: Option<u8>,
     /// When it was stored.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
