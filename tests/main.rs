@@ -7,6 +7,7 @@ mod bad_input;
 mod dns01;
 mod dns_server;
 mod issuance;
+mod key_types;
 mod powerdns_plugin;
 mod revocation;
 mod support;

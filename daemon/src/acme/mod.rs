@@ -29,6 +29,15 @@ pub enum KeyType {
     EcdsaP256,
     /// ECDSA on P-384.
     EcdsaP384,
+    /// RSA with a 2048-bit modulus.
+    #[serde(rename = "rsa-2048")]
+    Rsa2048,
+    /// RSA with a 3072-bit modulus.
+    #[serde(rename = "rsa-3072")]
+    Rsa3072,
+    /// RSA with a 4096-bit modulus.
+    #[serde(rename = "rsa-4096")]
+    Rsa4096,
 }
 
 impl KeyType {
@@ -37,6 +46,28 @@ impl KeyType {
         match self {
             Self::EcdsaP256 => "ecdsa-p256",
             Self::EcdsaP384 => "ecdsa-p384",
+            Self::Rsa2048 => "rsa-2048",
+            Self::Rsa3072 => "rsa-3072",
+            Self::Rsa4096 => "rsa-4096",
+        }
+    }
+
+    /// Every key type, in the order the CLI lists them.
+    pub const ALL: [Self; 5] = [
+        Self::EcdsaP256,
+        Self::EcdsaP384,
+        Self::Rsa2048,
+        Self::Rsa3072,
+        Self::Rsa4096,
+    ];
+
+    /// The RSA modulus size, for RSA key types.
+    pub fn rsa_bits(self) -> Option<usize> {
+        match self {
+            Self::Rsa2048 => Some(2048),
+            Self::Rsa3072 => Some(3072),
+            Self::Rsa4096 => Some(4096),
+            Self::EcdsaP256 | Self::EcdsaP384 => None,
         }
     }
 
@@ -44,6 +75,7 @@ impl KeyType {
         match self {
             Self::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
             Self::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => &rcgen::PKCS_RSA_SHA256,
         }
     }
 }
@@ -51,13 +83,13 @@ impl KeyType {
 impl std::str::FromStr for KeyType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ecdsa-p256" => Ok(Self::EcdsaP256),
-            "ecdsa-p384" => Ok(Self::EcdsaP384),
-            other => Err(format!(
-                "unknown key type \"{other}\" (ecdsa-p256, ecdsa-p384)"
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown key type \"{s}\" ({})", known.join(", "))
+            })
     }
 }
 

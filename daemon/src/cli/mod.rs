@@ -126,7 +126,7 @@ pub enum CsrCmd {
         /// DNS names (repeat); the first is the CN.
         #[arg(short = 'd', long = "domain", required = true)]
         domains: Vec<String>,
-        /// ecdsa-p256 (default) or ecdsa-p384.
+        /// ecdsa-p256 (default), ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096.
         #[arg(long, default_value = "ecdsa-p256")]
         key_type: String,
     },
@@ -210,7 +210,7 @@ pub struct CreateOrder {
     /// Finalize with this stored CSR (its names must match).
     #[arg(long)]
     csr: Option<String>,
-    /// Key type for a new CSR.
+    /// Key type for a new CSR: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096.
     #[arg(long, default_value = "ecdsa-p256")]
     key_type: String,
     /// Finalize and download as soon as the order is ready.
