@@ -9,5 +9,6 @@ mod dns_server;
 mod issuance;
 mod key_types;
 mod powerdns_plugin;
+mod profiles;
 mod revocation;
 mod support;

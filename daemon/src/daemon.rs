@@ -146,6 +146,7 @@ async fn reconcile(engine: &Arc<Engine>, config: &Config) -> anyhow::Result<()> 
             key_type: cert.key_type,
             auto_finalize: true,
             certificate_name: Some(name.clone()),
+            profile: cert.profile.as_ref().map(|p| p.get_ref().clone()),
         };
         match engine.create_order(request).await {
             Ok(order) => {

@@ -46,6 +46,9 @@ pub struct NewOrderRequest {
     pub auto_finalize: bool,
     /// The config certificate this order is for.
     pub certificate_name: Option<String>,
+    /// ACME profile to ask the CA for; it must be listed in the CA's directory.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// Why an engine operation failed.
@@ -199,8 +202,13 @@ impl Engine {
         let handle = self.account_handle(&account.id).await?;
         let identifiers: Vec<Identifier> = names.iter().cloned().map(Identifier::Dns).collect();
         let endpoint = self.endpoint_for(&account);
+        let mut new_order = NewOrder::new(&identifiers);
+        if let Some(profile) = &req.profile {
+            super::profiles::check_profile(&endpoint.name, handle.profiles(), profile)?;
+            new_order = new_order.profile(profile);
+        }
         let order = handle
-            .new_order(&NewOrder::new(&identifiers))
+            .new_order(&new_order)
             .await
             .map_err(|e| endpoint.ca_error(e))?;
 
@@ -215,6 +223,7 @@ impl Engine {
             dns: req.dns.clone(),
             csr_id: csr.id,
             certificate_name: req.certificate_name.clone(),
+            profile: req.profile.clone(),
             auto_finalize: req.auto_finalize,
             certificate_id: None,
             error: None,

@@ -1,12 +1,12 @@
 //! The HTTPS client every request to a CA goes through, and what certkeeper reads from a CA's
 //! directory itself (RFC 8555 §7.1.1) because instant-acme keeps it private: whether External
-//! Account Binding is required, and which ACME profiles the CA offers.
+//! Account Binding is required.
 //!
 //! The client keeps the body of the last response from each URL, so the engine can read the
 //! account object the CA returns to a `newAccount` lookup (RFC 8555 §7.3.1) — its `status` is
 //! how `account list --refresh` learns whether the account is still valid.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -32,7 +32,7 @@ pub(crate) struct CaHttp {
     kept: Arc<Mutex<HashMap<String, Bytes>>>,
 }
 
-/// What certkeeper needs from a CA's directory.
+/// What certkeeper needs from a CA's directory (profiles it reads through instant-acme).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DirectoryInfo {
@@ -43,17 +43,13 @@ pub(crate) struct DirectoryInfo {
     pub(crate) meta: DirectoryMeta,
 }
 
-/// The `meta` object of a directory (RFC 8555 §7.1.1; profiles from the ACME profiles draft).
+/// The `meta` object of a directory (RFC 8555 §7.1.1).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DirectoryMeta {
     /// Whether `newAccount` requests must carry an External Account Binding (§7.3.4).
     #[serde(default)]
     pub(crate) external_account_required: bool,
-    /// Profile names and their descriptions.
-    #[serde(default)]
-    #[allow(dead_code)]
-    pub(crate) profiles: BTreeMap<String, String>,
 }
 
 impl CaHttp {
@@ -158,22 +154,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn directory_meta_reads_eab_and_profiles() {
+    fn directory_meta_reads_the_eab_requirement() {
         let json = r#"{"newAccount":"https://ca/new-acct","newNonce":"n","newOrder":"o",
             "meta":{"externalAccountRequired":true,
                     "profiles":{"classic":"the usual","shortlived":"6 days"}}}"#;
         let info: DirectoryInfo = serde_json::from_str(json).unwrap();
         assert!(info.meta.external_account_required);
         assert_eq!(info.new_account, "https://ca/new-acct");
-        let names: Vec<&String> = info.meta.profiles.keys().collect();
-        assert_eq!(names, ["classic", "shortlived"]);
     }
 
     #[test]
     fn a_directory_without_meta_requires_nothing() {
         let info: DirectoryInfo = serde_json::from_str(r#"{"newAccount":"x"}"#).unwrap();
         assert!(!info.meta.external_account_required);
-        assert!(info.meta.profiles.is_empty());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod eab;
 mod engine;
 mod http;
 mod names;
+mod profiles;
 mod revoke;
 mod validation;
 

@@ -216,6 +216,9 @@ pub struct CreateOrder {
     /// Finalize and download as soon as the order is ready.
     #[arg(long)]
     finalize: bool,
+    /// ACME profile, where the CA's directory lists profiles (e.g. tlsserver, shortlived).
+    #[arg(long)]
+    profile: Option<String>,
 }
 
 /// `certkeeper challenge …`
@@ -385,7 +388,7 @@ async fn order(client: &AdminClient, cmd: &OrderCmd) -> anyhow::Result<(Value, &
             let body = json!({
                 "account": c.account, "names": c.domains, "challenge": c.challenge,
                 "dns": c.dns, "csr_id": c.csr, "key_type": c.key_type,
-                "auto_finalize": c.finalize, "certificate_name": null,
+                "auto_finalize": c.finalize, "certificate_name": null, "profile": c.profile,
             });
             (client.post("/v1/orders", &body).await?, "order")
         }

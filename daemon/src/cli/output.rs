@@ -112,6 +112,7 @@ fn order(value: &Value) {
             "names",
             "challenge",
             "dns",
+            "profile",
             "auto_finalize",
             "certificate_id",
             "error",

@@ -143,6 +143,8 @@ pub struct CertificateConfig {
     pub challenge: crate::acme::ChallengeKind,
     /// For dns-01: `builtin`, `manual` or a `[[dns_provider]]` name.
     pub dns: Option<Spanned<String>>,
+    /// ACME profile to order with, where the CA's directory lists profiles.
+    pub profile: Option<Spanned<String>>,
 }
 
 impl Config {

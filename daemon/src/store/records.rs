@@ -153,6 +153,9 @@ pub struct OrderRecord {
     pub csr_id: String,
     /// Certificate name from the config, when the daemon placed the order for one.
     pub certificate_name: Option<String>,
+    /// The ACME profile asked for, if any.
+    #[serde(default)]
+    pub profile: Option<String>,
     /// Finalize as soon as the order is ready.
     pub auto_finalize: bool,
     /// The issued certificate's id, once downloaded.
