@@ -12,3 +12,4 @@ mod powerdns_plugin;
 mod profiles;
 mod revocation;
 mod support;
+mod vendors;

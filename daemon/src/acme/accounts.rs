@@ -73,6 +73,7 @@ impl Engine {
             );
             return Err(EngineError::Invalid(msg));
         }
+        super::vendors::refuse_retired(&ca.name, &ca.directory)?;
         check_eab_requirement(&ca, eab.as_ref()).await?;
 
         let (record, account) = ca

@@ -202,6 +202,7 @@ impl Engine {
         let handle = self.account_handle(&account.id).await?;
         let identifiers: Vec<Identifier> = names.iter().cloned().map(Identifier::Dns).collect();
         let endpoint = self.endpoint_for(&account);
+        super::vendors::refuse_retired(&endpoint.name, &endpoint.directory)?;
         let mut new_order = NewOrder::new(&identifiers);
         if let Some(profile) = &req.profile {
             super::profiles::check_profile(&endpoint.name, handle.profiles(), profile)?;

@@ -12,6 +12,7 @@ mod names;
 mod profiles;
 mod revoke;
 mod validation;
+pub mod vendors;
 
 use serde::{Deserialize, Serialize};
 

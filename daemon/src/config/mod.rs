@@ -69,11 +69,29 @@ pub struct Http01Config {
 pub struct CaConfig {
     /// Name other sections refer to.
     pub name: Spanned<String>,
-    /// ACME directory URL (RFC 8555 §7.1.1).
-    pub directory: Spanned<String>,
+    /// ACME directory URL (RFC 8555 §7.1.1); or give `vendor` instead.
+    pub directory: Option<Spanned<String>>,
+    /// A known CA vendor profile (`letsencrypt`, `zerossl`, ... see `acme::vendors`), whose
+    /// directory URL is used; `custom` takes `directory`.
+    pub vendor: Option<Spanned<String>>,
     /// A PEM file with the root that the CA's *TLS* certificate chains to, for test CAs such as
     /// pebble. Only this root is then trusted for this CA; nothing skips verification.
     pub tls_root: Option<PathBuf>,
+}
+
+impl CaConfig {
+    /// The directory URL: the configured one, else the vendor profile's (checked at load).
+    pub fn directory_url(&self) -> String {
+        if let Some(url) = &self.directory {
+            return url.get_ref().clone();
+        }
+        self.vendor
+            .as_ref()
+            .and_then(|v| crate::acme::vendors::vendor(v.get_ref()).ok())
+            .and_then(|v| v.directory)
+            .unwrap_or_default()
+            .to_owned()
+    }
 }
 
 /// An ACME account, registered on start when the store has none by that name.

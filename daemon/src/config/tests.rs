@@ -156,3 +156,52 @@ fn a_missing_eab_key_file_is_named() {
     );
     assert!(error_of(&text).contains("/nonexistent/eab.key"));
 }
+
+#[test]
+fn a_vendor_stands_in_for_the_directory_url() {
+    let text = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "vendor = \"letsencrypt-staging\"",
+    );
+    let config = Config::parse(Path::new("ck.toml"), &text).unwrap();
+    assert_eq!(
+        config.cas[0].directory_url(),
+        "https://acme-staging-v02.api.letsencrypt.org/directory"
+    );
+}
+
+#[test]
+fn an_unknown_vendor_is_refused_at_its_line() {
+    let text = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "vendor = \"verisign\"",
+    );
+    let err = error_of(&text);
+    assert!(
+        err.contains("ck.toml:9:") && err.contains("unknown CA vendor"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_vendor_with_its_own_url_and_a_directory_too_is_refused() {
+    let text = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "directory = \"https://127.0.0.1:14000/dir\"\nvendor = \"zerossl\"",
+    );
+    assert!(error_of(&text).contains("drop `directory`"));
+}
+
+#[test]
+fn the_custom_vendor_needs_a_directory() {
+    let text = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "vendor = \"custom\"",
+    );
+    assert!(error_of(&text).contains("vendor \"custom\" needs `directory`"));
+    let with_url = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "vendor = \"custom\"\ndirectory = \"https://127.0.0.1:14000/dir\"",
+    );
+    Config::parse(Path::new("ck.toml"), &with_url).unwrap();
+}
