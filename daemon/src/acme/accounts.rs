@@ -14,6 +14,8 @@ use super::client::{AcmeError, CaEndpoint};
 use super::eab::EabCredentials;
 use super::engine::{Engine, EngineError};
 use super::names::validate_email;
+use super::vendors::EabSource;
+use super::zerossl::{ZEROSSL_API, ZeroSslIdentity, fetch_eab};
 use crate::store::{AccountRecord, OrderRecord};
 
 /// RFC 8555 §6.7: the problem type a CA answers for a deactivated (or revoked) account.
@@ -74,6 +76,10 @@ impl Engine {
             return Err(EngineError::Invalid(msg));
         }
         super::vendors::refuse_retired(&ca.name, &ca.directory)?;
+        let eab = match eab {
+            Some(eab) => Some(eab),
+            None => eab_from_vendor_api(&ca, &req.email).await?,
+        };
         check_eab_requirement(&ca, eab.as_ref()).await?;
 
         let (record, account) = ca
@@ -227,6 +233,25 @@ impl Engine {
     async fn forget(&self, id: &str) {
         self.accounts.lock().await.remove(id);
     }
+}
+
+/// For a CA whose vendor hands out EAB credentials through an API (ZeroSSL), ask it for a set
+/// tied to the account's email.
+async fn eab_from_vendor_api(
+    ca: &CaEndpoint,
+    email: &str,
+) -> Result<Option<EabCredentials>, EngineError> {
+    let has_api = super::vendors::VENDORS.iter().any(|v| {
+        v.directory == Some(ca.directory.as_str()) && v.eab_source == EabSource::ZeroSslApi
+    });
+    if !has_api {
+        return Ok(None);
+    }
+    let eab = fetch_eab(ZEROSSL_API, ZeroSslIdentity::Email(email))
+        .await
+        .map_err(|e| EngineError::Invalid(format!("CA {}: {e}", ca.name)))?;
+    info!(ca = %ca.name, eab_kid = %eab.kid, "EAB credentials obtained from ZeroSSL's API");
+    Ok(Some(eab))
 }
 
 /// Refuse, before registering, at a CA whose directory says EAB is required when none is given.

@@ -13,6 +13,7 @@ mod profiles;
 mod revoke;
 mod validation;
 pub mod vendors;
+pub mod zerossl;
 
 use serde::{Deserialize, Serialize};
 
