@@ -245,3 +245,32 @@ fn deleting_an_account_hides_its_orders_and_keeps_its_certificates() {
     assert_eq!(sorted_names(&shown), ["kept.example.test"]);
     assert_chains_to_pebble_root(shown["chain_pem"].as_str().unwrap());
 }
+
+#[test]
+fn a_refresh_reports_an_account_deactivated_by_another_copy_of_the_store() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let mut first = Daemon::start(|dir| base_config(dir, ""));
+    first.wait_for_account("main");
+    first.stop();
+    let copy = first.dir.path().join("certkeeper.redb");
+    let second = Daemon::start(|dir| {
+        std::fs::copy(&copy, dir.join("certkeeper.redb")).unwrap();
+        // Its own listener ports: the first daemon holds the usual ones.
+        base_config(dir, "")
+            .replace("127.0.0.1:5002", "127.0.0.1:5012")
+            .replace("127.0.0.1:5353", "127.0.0.1:5363")
+    });
+    first.restart();
+
+    let before = second.json(&["account", "list", "--refresh"]);
+    assert_eq!(before[0]["status"], "valid", "{before}");
+    first.json(&["account", "delete", "main", "--deactivate"]);
+    let after = second.json(&["account", "list", "--refresh"]);
+    assert_eq!(after[0]["status"], "deactivated", "{after}");
+    // Without --refresh the stored status is shown, which the refresh has updated.
+    assert_eq!(
+        second.json(&["account", "list"])[0]["status"],
+        "deactivated"
+    );
+}
