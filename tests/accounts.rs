@@ -274,3 +274,29 @@ fn a_refresh_reports_an_account_deactivated_by_another_copy_of_the_store() {
         "deactivated"
     );
 }
+
+#[test]
+fn after_a_rollover_the_old_key_no_longer_finds_the_account() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let mut first = Daemon::start(|dir| base_config(dir, ""));
+    first.wait_for_account("main");
+    first.stop();
+    let copy = first.dir.path().join("certkeeper.redb");
+    let old_key = Daemon::start(|dir| {
+        std::fs::copy(&copy, dir.join("certkeeper.redb")).unwrap();
+        base_config(dir, "")
+            .replace("127.0.0.1:5002", "127.0.0.1:5012")
+            .replace("127.0.0.1:5353", "127.0.0.1:5363")
+    });
+    first.restart();
+
+    first.json(&["account", "rollover", "main"]);
+    let seen_with_old = old_key.json(&["account", "list", "--refresh"]);
+    assert_eq!(
+        seen_with_old[0]["status"], "unknown-to-ca",
+        "{seen_with_old}"
+    );
+    let seen_with_new = first.json(&["account", "list", "--refresh"]);
+    assert_eq!(seen_with_new[0]["status"], "valid", "{seen_with_new}");
+}

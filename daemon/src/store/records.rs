@@ -28,7 +28,8 @@ pub struct AccountRecord {
     pub directory_url: String,
     /// Contact email.
     pub email: String,
-    /// `valid`, `deactivated` or `revoked`.
+    /// `valid`, `deactivated` or `revoked`; `unknown-to-ca` when a refresh found no account for
+    /// the stored key (e.g. it was rolled over through another copy of the store).
     pub status: String,
     /// The account URL at the CA.
     pub account_url: String,
