@@ -3,16 +3,21 @@
 //! `scripts/peers.sh start` brings the peers up on loopback; `.ci/run` does that first.
 
 mod access;
+mod accounts;
 mod bad_input;
 mod dns01;
 mod dns_server;
 mod fuzz;
 mod hostile_ca;
 mod issuance;
+mod key_types;
 mod plugin_platform;
 mod powerdns_plugin;
+mod profiles;
 mod providers;
 mod renewal;
+mod revocation;
 mod sdk_readme;
 mod service_files;
 mod support;
+mod vendors;

@@ -28,6 +28,7 @@ pub fn peer(var: &str) -> String {
         "CERTKEEPER_TEST_PEBBLE_MGMT" => "https://127.0.0.1:15000",
         "CERTKEEPER_TEST_PEBBLE_EAB_DIRECTORY" => "https://127.0.0.1:14100/dir",
         "CERTKEEPER_TEST_PEBBLE_SHORT_DIRECTORY" => "https://127.0.0.1:14300/dir",
+        "CERTKEEPER_TEST_PEBBLE_EAB_MGMT" => "https://127.0.0.1:15100",
         "CERTKEEPER_TEST_PDNS_API" => "http://127.0.0.1:8081",
         "CERTKEEPER_TEST_PDNS_KEY" => "test-api-key",
         "CERTKEEPER_TEST_PDNS_DNS" => "127.0.0.1:5300",
@@ -325,9 +326,15 @@ impl Drop for Daemon {
 /// Check `chain_pem` (leaf first) verifies against pebble's current root, fetched from its
 /// management interface.
 pub fn assert_chains_to_pebble_root(chain_pem: &str) {
+    assert_chains_to_root_of(chain_pem, &peer("CERTKEEPER_TEST_PEBBLE_MGMT"));
+}
+
+/// Check `chain_pem` verifies against the root of the pebble whose management interface is
+/// at `mgmt_url`.
+pub fn assert_chains_to_root_of(chain_pem: &str, mgmt_url: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().join("root.pem");
-    let mgmt = format!("{}/roots/0", peer("CERTKEEPER_TEST_PEBBLE_MGMT"));
+    let mgmt = format!("{mgmt_url}/roots/0");
     let out = curl(&[
         "-fsS",
         "--cacert",

@@ -113,7 +113,7 @@ fn endpoints(config: &Config) -> Vec<CaEndpoint> {
         .iter()
         .map(|ca| CaEndpoint {
             name: ca.name.get_ref().clone(),
-            directory: ca.directory.get_ref().clone(),
+            directory: ca.directory_url(),
             tls_root: ca.tls_root.clone(),
         })
         .collect()

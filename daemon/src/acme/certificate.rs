@@ -43,6 +43,8 @@ pub(super) fn parse(
         not_after: to_time(leaf.validity().not_after.timestamp()),
         chain_pem,
         private_key_pem: csr_record.private_key_pem.clone(),
+        revoked_at: None,
+        revocation_reason: None,
         created_at: now(),
     })
 }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use instant_acme::{Account, AccountCredentials, NewAccount};
 
-use super::http::CaHttp;
+use super::eab::EabCredentials;
+use super::http::{CaHttp, DirectoryInfo};
 use crate::store::{AccountRecord, new_id, now};
 
 /// A CA endpoint as the engine needs it.
@@ -42,6 +43,16 @@ pub enum AcmeError {
         /// Why.
         message: String,
     },
+    /// The directory could not be fetched or read.
+    #[error("CA {ca}: directory {directory}: {message}")]
+    Directory {
+        /// CA name.
+        ca: String,
+        /// Directory URL.
+        directory: String,
+        /// Why.
+        message: String,
+    },
     /// Stored credentials are unreadable.
     #[error("account {account}: stored credentials are unreadable: {message}")]
     Credentials {
@@ -53,13 +64,29 @@ pub enum AcmeError {
 }
 
 impl CaEndpoint {
-    fn builder(&self) -> Result<instant_acme::AccountBuilder, AcmeError> {
-        let http = CaHttp::new(self.tls_root.as_deref()).map_err(|message| AcmeError::TlsRoot {
+    /// The HTTPS client for this CA (trusting only `tls_root` when one is set).
+    pub(crate) fn http(&self) -> Result<CaHttp, AcmeError> {
+        CaHttp::new(self.tls_root.as_deref()).map_err(|message| AcmeError::TlsRoot {
             ca: self.name.clone(),
             path: self.tls_root.clone().unwrap_or_default(),
             message,
-        })?;
-        Ok(Account::builder_with_http(Box::new(http)))
+        })
+    }
+
+    fn builder(&self) -> Result<instant_acme::AccountBuilder, AcmeError> {
+        Ok(Account::builder_with_http(Box::new(self.http()?)))
+    }
+
+    /// Read the CA's directory: EAB requirement, profiles and the `newAccount` URL.
+    pub(crate) async fn directory_info(&self) -> Result<DirectoryInfo, AcmeError> {
+        self.http()?
+            .directory(&self.directory)
+            .await
+            .map_err(|message| AcmeError::Directory {
+                ca: self.name.clone(),
+                directory: self.directory.clone(),
+                message,
+            })
     }
 
     pub(crate) fn ca_error(&self, source: instant_acme::Error) -> AcmeError {
@@ -76,6 +103,7 @@ impl CaEndpoint {
         name: &str,
         email: &str,
         agree_tos: bool,
+        eab: Option<&EabCredentials>,
     ) -> Result<(AccountRecord, Account), AcmeError> {
         let contact = format!("mailto:{email}");
         let new = NewAccount {
@@ -85,7 +113,7 @@ impl CaEndpoint {
         };
         let builder = self.builder()?;
         let (account, credentials) = builder
-            .create(&new, self.directory.clone(), None)
+            .create(&new, self.directory.clone(), eab.map(|e| e.key()).as_ref())
             .await
             .map_err(|e| self.ca_error(e))?;
         let record = AccountRecord {
@@ -97,6 +125,7 @@ impl CaEndpoint {
             status: "valid".to_owned(),
             account_url: account.id().to_owned(),
             credentials: serde_json::to_value(&credentials).expect("credentials serialize"),
+            eab_kid: eab.map(|e| e.kid.clone()),
             created_at: now(),
         };
         Ok((record, account))

@@ -35,7 +35,13 @@ pub fn generate(names: &[String], key_type: KeyType) -> Result<CsrRecord, CsrErr
         names: names.to_vec(),
         message: e.to_string(),
     };
-    let key = KeyPair::generate_for(key_type.algorithm()).map_err(fail)?;
+    let key = match key_type.rsa_bits() {
+        Some(bits) => rsa_key_pair(bits, key_type).map_err(|message| CsrError::Generate {
+            names: names.to_vec(),
+            message,
+        })?,
+        None => KeyPair::generate_for(key_type.algorithm()).map_err(fail)?,
+    };
     let mut params = CertificateParams::new(names.to_vec()).map_err(fail)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, names[0].clone());
@@ -49,6 +55,20 @@ pub fn generate(names: &[String], key_type: KeyType) -> Result<CsrRecord, CsrErr
         private_key_pem: Some(key.serialize_pem()),
         created_at: now(),
     })
+}
+
+/// A new RSA key of `bits`. ring (rcgen's backend) signs with RSA but cannot generate RSA keys,
+/// so the `rsa` crate makes the key and rcgen gets it as PKCS#8.
+fn rsa_key_pair(bits: usize, key_type: KeyType) -> Result<KeyPair, String> {
+    use rsa::pkcs8::EncodePrivateKey;
+
+    let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)
+        .map_err(|e| format!("RSA-{bits} key generation failed: {e}"))?;
+    let der = private
+        .to_pkcs8_der()
+        .map_err(|e| format!("RSA-{bits} key does not encode as PKCS#8: {e}"))?;
+    let pkcs8 = rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes());
+    KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, key_type.algorithm()).map_err(|e| e.to_string())
 }
 
 /// Check an operator's CSR (PEM or DER): it must parse, its signature must verify, and it must
@@ -122,6 +142,50 @@ mod tests {
         let back = import(made.pem.as_bytes()).unwrap();
         assert_eq!(back.names, names);
         assert!(made.private_key_pem.unwrap().contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn every_key_type_makes_a_csr_whose_signature_verifies() {
+        for key_type in KeyType::ALL {
+            let names = vec![format!("{}.example.test", key_type.as_str())];
+            let made = generate(&names, key_type).unwrap();
+            let back = import(made.pem.as_bytes())
+                .unwrap_or_else(|e| panic!("{}: {e}", key_type.as_str()));
+            assert_eq!(back.names, names);
+            assert_eq!(made.key_type, key_type.as_str());
+        }
+    }
+
+    #[test]
+    fn an_rsa_csr_carries_a_key_of_the_asked_size() {
+        for key_type in [KeyType::Rsa2048, KeyType::Rsa3072, KeyType::Rsa4096] {
+            let made = generate(&["r.example.test".to_owned()], key_type).unwrap();
+            let der = der_of(&made).unwrap();
+            let (_, csr) = X509CertificationRequest::from_der(&der).unwrap();
+            let spki = &csr.certification_request_info.subject_pki;
+            let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = spki.parsed() else {
+                panic!("{}: not an RSA key", key_type.as_str());
+            };
+            assert_eq!(Some(rsa.key_size()), key_type.rsa_bits());
+        }
+    }
+
+    #[test]
+    fn the_serde_spelling_of_every_key_type_is_its_config_spelling() {
+        for key_type in KeyType::ALL {
+            let json = serde_json::to_string(&key_type).unwrap();
+            assert_eq!(json, format!("\"{}\"", key_type.as_str()));
+            assert_eq!(serde_json::from_str::<KeyType>(&json).unwrap(), key_type);
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_type_lists_the_known_ones() {
+        let err = "ed25519".parse::<KeyType>().unwrap_err();
+        assert!(
+            err.contains("\"ed25519\"") && err.contains("rsa-4096"),
+            "{err}"
+        );
     }
 
     #[test]

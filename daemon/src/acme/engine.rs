@@ -15,7 +15,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::client::{AcmeError, CaEndpoint};
 use super::csr::{self, CsrError};
-use super::names::{NameError, challenge_record_name, validate_domain, validate_email};
+use super::names::{NameError, challenge_record_name, validate_domain};
 use super::{ChallengeKind, DnsMethod, KeyType};
 use crate::challenge::{Board, canonical_name};
 use crate::dns::PropagationChecker;
@@ -50,6 +50,9 @@ pub struct NewOrderRequest {
     /// The ARI identifier of the certificate this order replaces (RFC 9773 §5).
     #[serde(default)]
     pub replaces: Option<String>,
+    /// ACME profile to ask the CA for; it must be listed in the CA's directory.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// Why an engine operation failed.
@@ -95,7 +98,7 @@ pub struct Engine {
     pub(super) builtin_zones: Vec<String>,
     pub(super) dns_ttl: u32,
     cas: Vec<CaEndpoint>,
-    accounts: tokio::sync::Mutex<HashMap<String, Account>>,
+    pub(super) accounts: tokio::sync::Mutex<HashMap<String, Account>>,
     driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
 }
 
@@ -137,67 +140,6 @@ impl Engine {
     }
 
     // ---- accounts ----
-
-    /// Register an account with a key generated here and store it.
-    pub async fn register_account(
-        &self,
-        name: &str,
-        ca: &str,
-        email: &str,
-        agree_tos: bool,
-    ) -> Result<AccountRecord, EngineError> {
-        validate_email(email)?;
-        let ca = self.ca(ca)?.clone();
-        if self.find_account(name).is_ok() {
-            return Err(EngineError::Invalid(format!(
-                "an account called \"{name}\" exists"
-            )));
-        }
-        if !agree_tos {
-            let msg = format!(
-                "CA {} requires agreeing to its terms of service: pass --agree-tos",
-                ca.name
-            );
-            return Err(EngineError::Invalid(msg));
-        }
-        let registered = ca.register(name, email, agree_tos).await;
-        crate::metrics::acme_result(&ca.name, "new-account", &registered);
-        let (record, account) = registered?;
-        self.store.put(&record)?;
-        self.accounts
-            .lock()
-            .await
-            .insert(record.id.clone(), account);
-        info!(account = %record.name, ca = %record.ca, "account registered");
-        Ok(record)
-    }
-
-    /// The account with this id or name.
-    pub fn find_account(&self, key: &str) -> Result<AccountRecord, EngineError> {
-        let accounts = self.store.list::<AccountRecord>()?;
-        accounts
-            .into_iter()
-            .find(|a| a.id == key || a.name == key)
-            .ok_or_else(|| EngineError::NotFound {
-                kind: "account",
-                key: key.to_owned(),
-            })
-    }
-
-    /// Delete an account: its orders are hidden, its certificates stay.
-    pub async fn delete_account(&self, key: &str) -> Result<AccountRecord, EngineError> {
-        let account = self.find_account(key)?;
-        for order in self.store.list::<OrderRecord>()? {
-            if order.account_id == account.id {
-                self.store
-                    .update::<OrderRecord>(&order.id, |o| o.hidden = true)?;
-            }
-        }
-        self.store.delete::<AccountRecord>(&account.id)?;
-        self.accounts.lock().await.remove(&account.id);
-        info!(account = %account.name, "account deleted; its certificates stay");
-        Ok(account)
-    }
 
     pub(super) async fn account_handle(&self, account_id: &str) -> Result<Account, EngineError> {
         let mut cache = self.accounts.lock().await;
@@ -264,8 +206,13 @@ impl Engine {
         let handle = self.account_handle(&account.id).await?;
         let identifiers: Vec<Identifier> = names.iter().cloned().map(Identifier::Dns).collect();
         let endpoint = self.endpoint_for(&account);
-        let new_order =
+        super::vendors::refuse_retired(&endpoint.name, &endpoint.directory)?;
+        let mut new_order =
             super::ari::with_replaces(NewOrder::new(&identifiers), req.replaces.as_deref());
+        if let Some(profile) = &req.profile {
+            super::profiles::check_profile(&endpoint.name, handle.profiles(), profile)?;
+            new_order = new_order.profile(profile);
+        }
         let placed = handle.new_order(&new_order).await;
         crate::metrics::acme_result(&endpoint.name, "new-order", &placed);
         let order = placed.map_err(|e| endpoint.ca_error(e))?;
@@ -281,6 +228,7 @@ impl Engine {
             dns: req.dns.clone(),
             csr_id: csr.id,
             certificate_name: req.certificate_name.clone(),
+            profile: req.profile.clone(),
             auto_finalize: req.auto_finalize,
             certificate_id: None,
             error: None,

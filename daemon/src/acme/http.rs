@@ -1,23 +1,37 @@
-//! The HTTP client certkeeper gives instant-acme.
+//! The HTTPS client every request to a CA goes through, and what certkeeper reads from a CA's
+//! directory itself (RFC 8555 §7.1.1) because instant-acme keeps it private: whether External
+//! Account Binding is required.
 //!
-//! instant-acme reads a CA's directory without looking at the status code, so a CA that answers
-//! 500 or an HTML maintenance page surfaces as "missing field `newNonce`". This client checks
-//! every GET (directory, renewal information) itself and turns a non-JSON or failed answer into
-//! an error that carries the URL, the status and the CA's own words. It also bounds how long any
-//! request may wait for an answer, so a CA that hangs cannot stall an order forever.
+//! The client keeps the body of the last response from each URL, so the engine can read the
+//! account object the CA returns to a `newAccount` lookup (RFC 8555 §7.3.1) — its `status` is
+//! how `account list --refresh` learns whether the account is still valid.
+//!
+//! It also checks what instant-acme does not: instant-acme reads a directory without looking at
+//! the status code, so a CA that answers 500 or an HTML maintenance page would surface as
+//! "missing field `newNonce`", and it reads a new account's body only for its headers. Every GET
+//! must be a JSON success and every JSON body must parse, or the request fails with the URL, the
+//! status and the CA's own words. Each request's wait for an answer is bounded, so a CA that
+//! hangs cannot stall an order forever.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::Method;
-use hyper_rustls::HttpsConnector;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, Response};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use instant_acme::{BodyWrapper, BytesResponse, Error, HttpClient};
+use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
+use serde::Deserialize;
+
+/// Largest response body kept for reading back (an account object or a directory).
+const MAX_KEPT: usize = 64 * 1024;
 
 /// How long a request may wait for the CA's response headers.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,112 +39,147 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How much of an unexpected body is quoted in an error.
 const QUOTE_LIMIT: usize = 200;
 
-/// An HTTPS client for one CA, trusting either one configured root or the system's roots.
+/// An HTTPS client for one CA that remembers the last response body per URL.
+#[derive(Clone)]
 pub(crate) struct CaHttp {
     inner: HyperClient<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>,
+    kept: Arc<Mutex<HashMap<String, Bytes>>>,
+}
+
+/// What certkeeper needs from a CA's directory (profiles it reads through instant-acme).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DirectoryInfo {
+    /// The `newAccount` URL.
+    pub(crate) new_account: String,
+    /// The directory's `meta` object.
+    #[serde(default)]
+    pub(crate) meta: DirectoryMeta,
+}
+
+/// The `meta` object of a directory (RFC 8555 §7.1.1).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DirectoryMeta {
+    /// Whether `newAccount` requests must carry an External Account Binding (§7.3.4).
+    #[serde(default)]
+    pub(crate) external_account_required: bool,
 }
 
 impl CaHttp {
-    /// A client that trusts the certificates in `tls_root`, or the system's roots when `None`.
+    /// A client trusting only the PEM roots in `tls_root`, or the system's roots without one.
     pub(crate) fn new(tls_root: Option<&Path>) -> Result<Self, String> {
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
         let builder = match tls_root {
-            Some(path) => builder.with_tls_config(client_config(path)?),
-            None => builder
+            Some(path) => HttpsConnectorBuilder::new().with_tls_config(
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(roots_from(path)?)
+                    .with_no_client_auth(),
+            ),
+            None => HttpsConnectorBuilder::new()
                 .with_native_roots()
-                .map_err(|e| format!("no system TLS roots: {e}"))?,
+                .map_err(|e| format!("system roots: {e}"))?,
         };
         let connector = builder.https_only().enable_http1().build();
-        let inner = HyperClient::builder(TokioExecutor::new()).build(connector);
-        Ok(Self { inner })
+        Ok(Self {
+            inner: HyperClient::builder(TokioExecutor::new()).build(connector),
+            kept: Arc::default(),
+        })
     }
-}
 
-fn client_config(path: &Path) -> Result<rustls::ClientConfig, String> {
-    let text = std::fs::read(path).map_err(|e| e.to_string())?;
-    let blocks = pem::parse_many(&text).map_err(|e| format!("not PEM: {e}"))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for block in blocks.iter().filter(|b| b.tag() == "CERTIFICATE") {
-        let der = rustls::pki_types::CertificateDer::from(block.contents().to_vec());
-        roots
-            .add(der)
-            .map_err(|e| format!("unusable certificate: {e}"))?;
+    /// GET the directory at `url` and read the parts instant-acme does not expose.
+    pub(crate) async fn directory(&self, url: &str) -> Result<DirectoryInfo, String> {
+        let request = Request::get(url)
+            .header(
+                "user-agent",
+                concat!("certkeeper/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(BodyWrapper::default())
+            .map_err(|e| e.to_string())?;
+        let response = HttpClient::request(self, request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.parts.status;
+        let mut body = response.body;
+        let bytes = body.into_bytes().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("the directory answered HTTP {status}"));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| format!("the directory is not valid: {e}"))
     }
-    if roots.is_empty() {
-        return Err("holds no CERTIFICATE block".into());
+
+    /// The body of the last response from `url`, if one was kept.
+    pub(crate) fn last_body(&self, url: &str) -> Option<Bytes> {
+        self.kept
+            .lock()
+            .expect("kept-body map poisoned only by a panic")
+            .get(url)
+            .cloned()
     }
-    Ok(rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 impl HttpClient for CaHttp {
     fn request(
         &self,
-        req: hyper::Request<BodyWrapper<Bytes>>,
-    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, Error>> + Send>> {
+        req: Request<BodyWrapper<Bytes>>,
+    ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
         let url = req.uri().to_string();
-        let checked = req.method() == Method::GET;
-        let has_body = req.method() != Method::HEAD;
-        let response = HttpClient::request(&self.inner, req);
+        let method = req.method().clone();
+        let pending = self.inner.request(req);
+        let kept = Arc::clone(&self.kept);
         Box::pin(async move {
-            let response = tokio::time::timeout(REQUEST_TIMEOUT, response)
+            let response = tokio::time::timeout(REQUEST_TIMEOUT, pending)
                 .await
-                .map_err(|_| other(format!("{url}: no answer within {REQUEST_TIMEOUT:?}")))??;
-            if checked && !is_json_success(&response) {
-                return Err(unexpected(&url, response).await);
+                .map_err(|_| other(format!("{url}: no answer within {REQUEST_TIMEOUT:?}")))?
+                .map_err(|e| instant_acme::Error::Other(Box::new(e)))?;
+            let (parts, body) = response.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| instant_acme::Error::Other(Box::new(e)))?
+                .to_bytes();
+            check(&url, &method, &parts, &bytes)?;
+            if bytes.len() <= MAX_KEPT {
+                kept.lock()
+                    .expect("kept-body map poisoned only by a panic")
+                    .insert(url, bytes.clone());
             }
-            if has_body && is_json(&response) {
-                well_formed(&url, response).await
-            } else {
-                Ok(response)
-            }
+            Ok(BytesResponse::from(Response::from_parts(
+                parts,
+                Full::new(bytes),
+            )))
         })
     }
 }
 
-fn is_json(response: &BytesResponse) -> bool {
-    let content_type = response.parts.headers.get(hyper::header::CONTENT_TYPE);
-    content_type
+/// Refuse a GET that is not a JSON success, and any JSON body that does not parse.
+fn check(
+    url: &str,
+    method: &Method,
+    parts: &hyper::http::response::Parts,
+    body: &[u8],
+) -> Result<(), instant_acme::Error> {
+    let content_type = parts.headers.get(hyper::header::CONTENT_TYPE);
+    let json = content_type
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"))
-}
-
-fn is_json_success(response: &BytesResponse) -> bool {
-    response.parts.status.is_success() && is_json(response)
-}
-
-/// Pass a JSON answer on only if it is JSON: instant-acme reads some bodies (a new account's)
-/// only for their headers, and would otherwise store an account the CA never described.
-async fn well_formed(url: &str, mut response: BytesResponse) -> Result<BytesResponse, Error> {
-    let body = response.body.into_bytes().await.map_err(Error::Other)?;
-    let parsed = serde_json::from_slice::<serde::de::IgnoredAny>(&body);
-    if let (false, Err(e)) = (body.is_empty(), parsed) {
-        let status = response.parts.status;
-        return Err(other(format!(
-            "{url} answered HTTP {status} with malformed JSON ({e}): {}",
-            quote(&body)
-        )));
+        .is_some_and(|v| v.contains("json"));
+    let status = parts.status;
+    if method == Method::GET && !(status.is_success() && json) {
+        let detail = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["detail"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| quote(body));
+        let msg = format!("GET {url} answered HTTP {status} without an ACME JSON body: {detail}");
+        return Err(other(msg));
     }
-    let parts = response.parts;
-    Ok(BytesResponse::from(hyper::Response::from_parts(
-        parts,
-        http_body_util::Full::new(body),
-    )))
-}
-
-/// An error for an answer that is not a JSON success, quoting the CA's problem detail or the
-/// start of its body.
-async fn unexpected(url: &str, mut response: BytesResponse) -> Error {
-    let status = response.parts.status;
-    let body = response.body.into_bytes().await.unwrap_or_default();
-    let detail = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["detail"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| quote(&body));
-    other(format!(
-        "GET {url} answered HTTP {status} without an ACME JSON body: {detail}"
-    ))
+    let parsed = serde_json::from_slice::<serde::de::IgnoredAny>(body);
+    if let (true, false, Err(e)) = (json, body.is_empty(), parsed) {
+        let msg = format!(
+            "{url} answered HTTP {status} with malformed JSON ({e}): {}",
+            quote(body)
+        );
+        return Err(other(msg));
+    }
+    Ok(())
 }
 
 fn quote(body: &[u8]) -> String {
@@ -142,13 +191,44 @@ fn quote(body: &[u8]) -> String {
     format!("\"{}\"", flat.trim())
 }
 
-fn other(message: String) -> Error {
-    Error::Other(message.into())
+fn other(message: String) -> instant_acme::Error {
+    instant_acme::Error::Other(message.into())
+}
+
+fn roots_from(path: &Path) -> Result<rustls::RootCertStore, String> {
+    let text = std::fs::read(path).map_err(|e| e.to_string())?;
+    let blocks = pem::parse_many(&text).map_err(|e| format!("not PEM: {e}"))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for block in blocks.into_iter().filter(|b| b.tag() == "CERTIFICATE") {
+        roots
+            .add(block.into_contents().into())
+            .map_err(|e| format!("unusable certificate: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("no CERTIFICATE block".into());
+    }
+    Ok(roots)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directory_meta_reads_the_eab_requirement() {
+        let json = r#"{"newAccount":"https://ca/new-acct","newNonce":"n","newOrder":"o",
+            "meta":{"externalAccountRequired":true,
+                    "profiles":{"classic":"the usual","shortlived":"6 days"}}}"#;
+        let info: DirectoryInfo = serde_json::from_str(json).unwrap();
+        assert!(info.meta.external_account_required);
+        assert_eq!(info.new_account, "https://ca/new-acct");
+    }
+
+    #[test]
+    fn a_directory_without_meta_requires_nothing() {
+        let info: DirectoryInfo = serde_json::from_str(r#"{"newAccount":"x"}"#).unwrap();
+        assert!(!info.meta.external_account_required);
+    }
 
     #[test]
     fn quotes_are_short_and_single_line() {
@@ -157,7 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn a_root_file_without_certificates_is_refused() {
+    fn a_tls_root_file_without_certificates_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("empty.pem");
         std::fs::write(&path, "nothing here").unwrap();

@@ -1,19 +1,27 @@
 //! The ACME side (RFC 8555): accounts, orders, CSRs, and the engine that drives orders through
 //! pending → ready → processing → valid, on instant-acme.
 
+mod accounts;
 mod ari;
 mod certificate;
 mod client;
 pub mod csr;
+mod eab;
 mod engine;
 mod http;
 mod names;
+mod profiles;
+mod revoke;
 mod validation;
+pub mod vendors;
+pub mod zerossl;
 
 use serde::{Deserialize, Serialize};
 
+pub use accounts::AccountRequest;
 pub use ari::{SuggestedRenewal, ari_identifier};
 pub use client::{AcmeError, CaEndpoint};
+pub use eab::{EabCredentials, EabError};
 pub(crate) use engine::normalize_names;
 pub use engine::{Engine, EngineError, NewOrderRequest};
 pub use names::{NameError, challenge_record_name, validate_domain, validate_email};
@@ -27,6 +35,15 @@ pub enum KeyType {
     EcdsaP256,
     /// ECDSA on P-384.
     EcdsaP384,
+    /// RSA with a 2048-bit modulus.
+    #[serde(rename = "rsa-2048")]
+    Rsa2048,
+    /// RSA with a 3072-bit modulus.
+    #[serde(rename = "rsa-3072")]
+    Rsa3072,
+    /// RSA with a 4096-bit modulus.
+    #[serde(rename = "rsa-4096")]
+    Rsa4096,
 }
 
 impl KeyType {
@@ -35,6 +52,28 @@ impl KeyType {
         match self {
             Self::EcdsaP256 => "ecdsa-p256",
             Self::EcdsaP384 => "ecdsa-p384",
+            Self::Rsa2048 => "rsa-2048",
+            Self::Rsa3072 => "rsa-3072",
+            Self::Rsa4096 => "rsa-4096",
+        }
+    }
+
+    /// Every key type, in the order the CLI lists them.
+    pub const ALL: [Self; 5] = [
+        Self::EcdsaP256,
+        Self::EcdsaP384,
+        Self::Rsa2048,
+        Self::Rsa3072,
+        Self::Rsa4096,
+    ];
+
+    /// The RSA modulus size, for RSA key types.
+    pub fn rsa_bits(self) -> Option<usize> {
+        match self {
+            Self::Rsa2048 => Some(2048),
+            Self::Rsa3072 => Some(3072),
+            Self::Rsa4096 => Some(4096),
+            Self::EcdsaP256 | Self::EcdsaP384 => None,
         }
     }
 
@@ -42,6 +81,7 @@ impl KeyType {
         match self {
             Self::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
             Self::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => &rcgen::PKCS_RSA_SHA256,
         }
     }
 }
@@ -49,13 +89,13 @@ impl KeyType {
 impl std::str::FromStr for KeyType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ecdsa-p256" => Ok(Self::EcdsaP256),
-            "ecdsa-p384" => Ok(Self::EcdsaP384),
-            other => Err(format!(
-                "unknown key type \"{other}\" (ecdsa-p256, ecdsa-p384)"
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown key type \"{s}\" ({})", known.join(", "))
+            })
     }
 }
 

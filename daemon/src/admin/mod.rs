@@ -4,6 +4,7 @@
 //! boundary as the store file. Every operation the CLI offers is one route here.
 
 mod client;
+mod lifecycle;
 mod plugin_routes;
 mod renewals;
 mod routes;

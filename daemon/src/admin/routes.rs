@@ -11,12 +11,10 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::{Instrument, info_span};
 
-use super::views::{
-    AccountView, CertificateView, CreateCsr, CsrView, ImportCsr, OrderView, RegisterAccount,
-};
+use super::views::{CertificateView, CreateCsr, CsrView, ImportCsr, OrderView};
 use crate::acme::{Engine, EngineError, NewOrderRequest};
 use crate::plugin::PluginHost;
-use crate::store::{AccountRecord, CsrRecord};
+use crate::store::CsrRecord;
 
 /// Largest request body the API reads (a CSR or an order is far smaller).
 const MAX_BODY: usize = 1 << 20;
@@ -74,11 +72,8 @@ async fn route(state: &AdminState, req: Request<Bytes>) -> Reply {
     let engine = &state.engine;
     match (&method, parts.as_slice()) {
         (&Method::GET, ["v1", "status"]) => ok(json!({ "version": env!("CARGO_PKG_VERSION") })),
-        (&Method::GET, ["v1", "accounts"]) => accounts(engine),
-        (&Method::POST, ["v1", "accounts"]) => register(engine, body(req).await?).await,
-        (&Method::DELETE, ["v1", "accounts", key]) => {
-            let account = engine.delete_account(key).await.map_err(fail)?;
-            ok(AccountView::from(&account))
+        (_, ["v1", "accounts", ..]) => {
+            super::lifecycle::accounts(engine, &method, &parts, req).await
         }
         (&Method::GET, ["v1", "csrs"]) => csrs(engine),
         (&Method::GET, ["v1", "csrs", id]) => {
@@ -140,6 +135,9 @@ async fn route_orders(
             &engine.certificate(key).map_err(fail)?,
             true,
         )),
+        (&Method::POST, ["v1", "certificates", key, "revoke"]) => {
+            super::lifecycle::revoke(engine, key, req).await
+        }
         (&Method::GET, ["v1", "plugins"]) => ok(state.plugins.plugins()),
         (&Method::POST, ["v1", "providers", name, "test"]) => {
             ok(super::plugin_routes::test_provider(&state.plugins, name).await?)
@@ -171,21 +169,6 @@ fn percent_decode(segment: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn accounts(engine: &Engine) -> Reply {
-    let accounts = engine
-        .store()
-        .list::<AccountRecord>()
-        .map_err(|e| fail(e.into()))?;
-    ok(accounts.iter().map(AccountView::from).collect::<Vec<_>>())
-}
-
-async fn register(engine: &Engine, req: RegisterAccount) -> Reply {
-    let account = engine
-        .register_account(&req.name, &req.ca, &req.email, req.agree_tos)
-        .await;
-    created(AccountView::from(&account.map_err(fail)?))
-}
-
 fn csrs(engine: &Engine) -> Reply {
     let csrs = engine
         .store()
@@ -200,7 +183,9 @@ fn order_view(engine: &Engine, id: &str) -> Result<OrderView, (StatusCode, Strin
     Ok(OrderView { order, challenges })
 }
 
-async fn body<T: DeserializeOwned>(req: Request<Bytes>) -> Result<T, (StatusCode, String)> {
+pub(super) async fn body<T: DeserializeOwned>(
+    req: Request<Bytes>,
+) -> Result<T, (StatusCode, String)> {
     serde_json::from_slice(req.body()).map_err(|e| {
         (
             StatusCode::BAD_REQUEST,
@@ -216,7 +201,7 @@ pub(super) fn ok<T: Serialize>(value: T) -> Reply {
     ))
 }
 
-fn created<T: Serialize>(value: T) -> Reply {
+pub(super) fn created<T: Serialize>(value: T) -> Reply {
     Ok((
         StatusCode::CREATED,
         serde_json::to_value(value).expect("views serialize"),

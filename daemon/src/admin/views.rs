@@ -22,6 +22,9 @@ pub struct AccountView {
     pub directory_url: String,
     /// Account URL at the CA.
     pub account_url: String,
+    /// External Account Binding key id used at registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eab_kid: Option<String>,
     /// Registration time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -37,6 +40,7 @@ impl From<&AccountRecord> for AccountView {
             status: a.status.clone(),
             directory_url: a.directory_url.clone(),
             account_url: a.account_url.clone(),
+            eab_kid: a.eab_kid.clone(),
             created_at: a.created_at,
         }
     }
@@ -104,6 +108,12 @@ pub struct CertificateView {
     /// Validity end.
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
+    /// When it was revoked, if it was.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// RFC 5280 reason code given when revoking.
+    #[serde(default)]
+    pub revocation_reason: Option<u8>,
     /// Leaf and chain, PEM (only in `show`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub chain_pem: Option<String>,
@@ -135,6 +145,8 @@ impl CertificateView {
             serial: c.serial.clone(),
             not_before: c.not_before,
             not_after: c.not_after,
+            revoked_at: c.revoked_at,
+            revocation_reason: c.revocation_reason,
             chain_pem: with_chain.then(|| c.chain_pem.clone()),
             status: None,
             next_renewal: None,
@@ -143,18 +155,21 @@ impl CertificateView {
     }
 }
 
-/// Body of `POST /v1/accounts`.
+/// Body of `POST /v1/accounts/<account>/contact`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RegisterAccount {
-    /// Name to give it.
-    pub name: String,
-    /// CA name from the config.
-    pub ca: String,
-    /// Contact email.
+pub struct UpdateContact {
+    /// The new contact email.
     pub email: String,
-    /// Agree to the CA's terms of service.
-    pub agree_tos: bool,
+}
+
+/// Body of `POST /v1/certificates/<certificate>/revoke`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeCertificate {
+    /// RFC 5280 CRLReason code.
+    #[serde(default)]
+    pub reason: Option<u8>,
 }
 
 /// Body of `POST /v1/csrs`.

@@ -55,6 +55,15 @@ pub(super) async fn run(
             "order",
         ),
         CertCmd::Export(export) => (self::export(client, export).await?, "exported"),
+        CertCmd::Revoke { cert, reason } => (
+            client
+                .post(
+                    &format!("/v1/certificates/{}/revoke", seg(cert)),
+                    &json!({ "reason": reason }),
+                )
+                .await?,
+            "cert",
+        ),
     })
 }
 

@@ -15,7 +15,13 @@ use crate::admin::AdminClient;
 use crate::config::Config;
 
 /// Key types the CLI offers.
-const KEY_TYPES: [&str; 2] = ["ecdsa-p256", "ecdsa-p384"];
+const KEY_TYPES: [&str; 5] = [
+    "ecdsa-p256",
+    "ecdsa-p384",
+    "rsa-2048",
+    "rsa-3072",
+    "rsa-4096",
+];
 
 /// Default admin socket when neither --socket nor a config says otherwise.
 const DEFAULT_SOCKET: &str = "/run/certkeeper/admin.sock";
@@ -82,13 +88,44 @@ pub enum AccountCmd {
         /// Agree to the CA's terms of service.
         #[arg(long)]
         agree_tos: bool,
+        /// External Account Binding key id, from your account with the CA.
+        #[arg(long, requires = "eab_hmac_key")]
+        eab_kid: Option<String>,
+        /// External Account Binding HMAC key, base64url (padding optional).
+        #[arg(
+            long,
+            env = "CERTKEEPER_EAB_HMAC_KEY",
+            hide_env_values = true,
+            requires = "eab_kid"
+        )]
+        eab_hmac_key: Option<String>,
     },
     /// List accounts: name, email, vendor, status, directory URL, created.
-    List,
+    List {
+        /// Ask each CA for the account's status first.
+        #[arg(long)]
+        refresh: bool,
+    },
     /// Delete an account: its orders are hidden, its certificates stay.
     Delete {
         /// Account id or name.
         account: String,
+        /// Deactivate the account at the CA first (RFC 8555 §7.3.6); it cannot be undone.
+        #[arg(long)]
+        deactivate: bool,
+    },
+    /// Replace the account key with a new one (RFC 8555 §7.3.5).
+    Rollover {
+        /// Account id or name.
+        account: String,
+    },
+    /// Change the account's contact email at the CA.
+    Update {
+        /// Account id or name.
+        account: String,
+        /// The new contact email.
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -193,6 +230,9 @@ pub struct CreateOrder {
     /// Renew the certificate automatically, like one in the config (implies --finalize).
     #[arg(long)]
     renew: bool,
+    /// ACME profile, where the CA's directory lists profiles (e.g. tlsserver, shortlived).
+    #[arg(long)]
+    profile: Option<String>,
 }
 
 /// `certkeeper challenge …`
@@ -220,6 +260,15 @@ pub enum CertCmd {
     },
     /// Write the certificate chain and its private key for manual use.
     Export(cert::Export),
+    /// Revoke a certificate with its account's key (RFC 8555 §7.6).
+    Revoke {
+        /// Certificate id or name (the newest with that name).
+        cert: String,
+        /// RFC 5280 reason code: 0 unspecified, 1 keyCompromise, 4 superseded,
+        /// 5 cessationOfOperation, ...
+        #[arg(long)]
+        reason: Option<u8>,
+    },
 }
 
 /// `certkeeper plugin …`
@@ -286,17 +335,41 @@ async fn account(client: &AdminClient, cmd: &AccountCmd) -> anyhow::Result<(Valu
             ca,
             email,
             agree_tos,
+            eab_kid,
+            eab_hmac_key,
         } => {
-            let body = json!({ "name": name, "ca": ca, "email": email, "agree_tos": agree_tos });
+            let body = json!({
+                "name": name, "ca": ca, "email": email, "agree_tos": agree_tos,
+                "eab_kid": eab_kid, "eab_hmac_key": eab_hmac_key,
+            });
             (client.post("/v1/accounts", &body).await?, "account")
         }
-        AccountCmd::List => (client.get("/v1/accounts").await?, "accounts"),
-        AccountCmd::Delete { account } => (
-            client
-                .delete(&format!("/v1/accounts/{}", seg(account)))
-                .await?,
-            "account",
-        ),
+        AccountCmd::List { refresh } => {
+            let query = if *refresh { "?refresh=true" } else { "" };
+            (
+                client.get(&format!("/v1/accounts{query}")).await?,
+                "accounts",
+            )
+        }
+        AccountCmd::Delete {
+            account,
+            deactivate,
+        } => {
+            let query = if *deactivate { "?deactivate=true" } else { "" };
+            let path = format!("/v1/accounts/{}{query}", seg(account));
+            (client.delete(&path).await?, "account")
+        }
+        AccountCmd::Rollover { account } => {
+            let path = format!("/v1/accounts/{}/rollover", seg(account));
+            (client.post(&path, &json!({})).await?, "account")
+        }
+        AccountCmd::Update { account, email } => {
+            let path = format!("/v1/accounts/{}/contact", seg(account));
+            (
+                client.post(&path, &json!({ "email": email })).await?,
+                "account",
+            )
+        }
     })
 }
 
@@ -331,7 +404,7 @@ async fn order(client: &AdminClient, cmd: &OrderCmd) -> anyhow::Result<(Value, &
             let body = json!({
                 "account": c.account, "names": c.domains, "challenge": c.challenge,
                 "dns": c.dns, "csr_id": c.csr, "key_type": c.key_type,
-                "auto_finalize": c.finalize || c.renew, "certificate_name": null,
+                "auto_finalize": c.finalize || c.renew, "certificate_name": null, "profile": c.profile,
             });
             let order = client.post("/v1/orders", &body).await?;
             if c.renew {

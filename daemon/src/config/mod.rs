@@ -77,11 +77,29 @@ pub struct Http01Config {
 pub struct CaConfig {
     /// Name other sections refer to.
     pub name: Spanned<String>,
-    /// ACME directory URL (RFC 8555 §7.1.1).
-    pub directory: Spanned<String>,
+    /// ACME directory URL (RFC 8555 §7.1.1); or give `vendor` instead.
+    pub directory: Option<Spanned<String>>,
+    /// A known CA vendor profile (`letsencrypt`, `zerossl`, ... see `acme::vendors`), whose
+    /// directory URL is used; `custom` takes `directory`.
+    pub vendor: Option<Spanned<String>>,
     /// A PEM file with the root that the CA's *TLS* certificate chains to, for test CAs such as
     /// pebble. Only this root is then trusted for this CA; nothing skips verification.
     pub tls_root: Option<PathBuf>,
+}
+
+impl CaConfig {
+    /// The directory URL: the configured one, else the vendor profile's (checked at load).
+    pub fn directory_url(&self) -> String {
+        if let Some(url) = &self.directory {
+            return url.get_ref().clone();
+        }
+        self.vendor
+            .as_ref()
+            .and_then(|v| crate::acme::vendors::vendor(v.get_ref()).ok())
+            .and_then(|v| v.directory)
+            .unwrap_or_default()
+            .to_owned()
+    }
 }
 
 /// An ACME account, registered on start when the store has none by that name.
@@ -97,6 +115,41 @@ pub struct AccountConfig {
     /// Agree to the CA's terms of service; registration fails without it.
     #[serde(default)]
     pub agree_tos: bool,
+    /// External Account Binding key id, for CAs that require one.
+    pub eab_kid: Option<Spanned<String>>,
+    /// External Account Binding HMAC key (base64url, padding optional). Secret: prefer
+    /// `eab_hmac_key_file`.
+    pub eab_hmac_key: Option<Spanned<String>>,
+    /// A file holding the External Account Binding HMAC key.
+    pub eab_hmac_key_file: Option<Spanned<PathBuf>>,
+}
+
+impl AccountConfig {
+    /// The EAB HMAC key, inline or read from its file; `None` when neither is set.
+    pub fn eab_hmac_key(&self) -> Result<Option<String>, String> {
+        if let Some(key) = &self.eab_hmac_key {
+            return Ok(Some(key.get_ref().clone()));
+        }
+        let Some(path) = &self.eab_hmac_key_file else {
+            return Ok(None);
+        };
+        let path = path.get_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("eab_hmac_key_file {}: {e}", path.display()))?;
+        Ok(Some(text.trim().to_owned()))
+    }
+
+    /// The request that registers this account.
+    pub fn request(&self) -> Result<crate::acme::AccountRequest, String> {
+        Ok(crate::acme::AccountRequest {
+            name: self.name.get_ref().clone(),
+            ca: self.ca.get_ref().clone(),
+            email: self.email.get_ref().clone(),
+            agree_tos: self.agree_tos,
+            eab_kid: self.eab_kid.as_ref().map(|k| k.get_ref().clone()),
+            eab_hmac_key: self.eab_hmac_key()?,
+        })
+    }
 }
 
 /// A certificate the daemon keeps issued.
@@ -119,6 +172,8 @@ pub struct CertificateConfig {
     /// Where the certificate is written after each issuance.
     #[serde(default)]
     pub deploy: Vec<crate::deploy::DeployTarget>,
+    /// ACME profile to order with, where the CA's directory lists profiles.
+    pub profile: Option<Spanned<String>>,
 }
 
 impl Config {

@@ -149,6 +149,26 @@ fn check_config_refuses_a_nameserver_the_dns_server_would_refuse() {
 }
 
 #[test]
+fn an_eab_kid_without_a_key_is_refused_at_its_line() {
+    let err = error_of(&GOOD.replace("agree_tos = true", "agree_tos = true\neab_kid = \"kid-1\""));
+    assert!(err.contains("ck.toml:16:11"), "{err}");
+    assert!(err.contains("only the key id was given"), "{err}");
+}
+
+#[test]
+fn an_eab_key_in_standard_base64_is_refused_without_showing_it() {
+    let text = GOOD.replace(
+        "agree_tos = true",
+        "agree_tos = true\neab_kid = \"kid-1\"\neab_hmac_key = \"ab+d/fgh\"",
+    );
+    let err = error_of(&text);
+    assert!(
+        err.contains("not base64url") && !err.contains("ab+d/fgh"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_deploy_mode_that_is_not_octal_is_refused_with_its_line() {
     let text =
         GOOD.to_owned() + "\n[[certificate.deploy]]\ncert = \"/tmp/x.pem\"\nmode = \"rw-r--r--\"\n";
@@ -165,4 +185,79 @@ fn renewal_and_metrics_are_off_the_defaults_unless_configured() {
     let config = Config::parse(Path::new("ck.toml"), GOOD).unwrap();
     assert!(config.metrics.is_none());
     assert_eq!(config.renewal.backoff_base_secs, 3600);
+}
+
+#[test]
+fn an_eab_key_file_is_read_and_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("eab.key");
+    std::fs::write(&file, "YWJjZA==\n").unwrap();
+    let text = GOOD.replace(
+        "agree_tos = true",
+        &format!(
+            "agree_tos = true\neab_kid = \"k\"\neab_hmac_key_file = \"{}\"",
+            file.display()
+        ),
+    );
+    let config = Config::parse(Path::new("ck.toml"), &text).unwrap();
+    let request = config.accounts[0].request().unwrap();
+    assert_eq!(request.eab_hmac_key.as_deref(), Some("YWJjZA=="));
+}
+
+#[test]
+fn a_missing_eab_key_file_is_named() {
+    let text = GOOD.replace(
+        "agree_tos = true",
+        "agree_tos = true\neab_kid = \"k\"\neab_hmac_key_file = \"/nonexistent/eab.key\"",
+    );
+    assert!(error_of(&text).contains("/nonexistent/eab.key"));
+}
+
+#[test]
+fn a_vendor_stands_in_for_the_directory_url() {
+    let text = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "vendor = \"letsencrypt-staging\"",
+    );
+    let config = Config::parse(Path::new("ck.toml"), &text).unwrap();
+    assert_eq!(
+        config.cas[0].directory_url(),
+        "https://acme-staging-v02.api.letsencrypt.org/directory"
+    );
+}
+
+#[test]
+fn an_unknown_vendor_is_refused_at_its_line() {
+    let text = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "vendor = \"verisign\"",
+    );
+    let err = error_of(&text);
+    assert!(
+        err.contains("ck.toml:9:") && err.contains("unknown CA vendor"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_vendor_with_its_own_url_and_a_directory_too_is_refused() {
+    let text = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "directory = \"https://127.0.0.1:14000/dir\"\nvendor = \"zerossl\"",
+    );
+    assert!(error_of(&text).contains("drop `directory`"));
+}
+
+#[test]
+fn the_custom_vendor_needs_a_directory() {
+    let text = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "vendor = \"custom\"",
+    );
+    assert!(error_of(&text).contains("vendor \"custom\" needs `directory`"));
+    let with_url = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "vendor = \"custom\"\ndirectory = \"https://127.0.0.1:14000/dir\"",
+    );
+    Config::parse(Path::new("ck.toml"), &with_url).unwrap();
 }

@@ -42,13 +42,46 @@ fn unique<'a>(
 
 fn check_cas(config: &Config) -> Result<(), Misplaced> {
     for ca in &config.cas {
-        let url = ca.directory.get_ref();
+        check_vendor(ca)?;
+        let Some(directory) = &ca.directory else {
+            continue;
+        };
+        let url = directory.get_ref();
         if !url.starts_with("https://") {
             let msg = format!("directory \"{url}\" is not an https:// URL (RFC 8555 §6.1)");
-            return Err(Misplaced::new(ca.directory.span(), msg));
+            return Err(Misplaced::new(directory.span(), msg));
         }
     }
     Ok(())
+}
+
+/// A known vendor, and a `directory` exactly when the vendor has none of its own.
+fn check_vendor(ca: &super::CaConfig) -> Result<(), Misplaced> {
+    let Some(vendor) = &ca.vendor else {
+        return match ca.directory {
+            Some(_) => Ok(()),
+            None => Err(Misplaced::new(
+                ca.name.span(),
+                "a [[ca]] needs `directory` or `vendor`",
+            )),
+        };
+    };
+    let profile = crate::acme::vendors::vendor(vendor.get_ref())
+        .map_err(|msg| Misplaced::new(vendor.span(), msg))?;
+    match (profile.directory, &ca.directory) {
+        (Some(_), Some(directory)) => Err(Misplaced::new(
+            directory.span(),
+            format!(
+                "vendor \"{}\" has its own directory URL: drop `directory`",
+                profile.id
+            ),
+        )),
+        (None, None) => Err(Misplaced::new(
+            vendor.span(),
+            format!("vendor \"{}\" needs `directory`", profile.id),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_accounts(config: &Config) -> Result<(), Misplaced> {
@@ -62,7 +95,32 @@ fn check_accounts(config: &Config) -> Result<(), Misplaced> {
         }
         crate::acme::validate_email(account.email.get_ref())
             .map_err(|e| Misplaced::new(account.email.span(), e.to_string()))?;
+        check_eab(account)?;
     }
+    Ok(())
+}
+
+/// Both EAB halves or neither, at most one source for the key, and a key that decodes.
+fn check_eab(account: &super::AccountConfig) -> Result<(), Misplaced> {
+    if let (Some(_), Some(file)) = (&account.eab_hmac_key, &account.eab_hmac_key_file) {
+        let msg = "set eab_hmac_key or eab_hmac_key_file, not both";
+        return Err(Misplaced::new(file.span(), msg));
+    }
+    let at = account
+        .eab_kid
+        .as_ref()
+        .map(Spanned::span)
+        .or_else(|| account.eab_hmac_key.as_ref().map(Spanned::span))
+        .or_else(|| account.eab_hmac_key_file.as_ref().map(Spanned::span));
+    let Some(at) = at else {
+        return Ok(());
+    };
+    let key = account
+        .eab_hmac_key()
+        .map_err(|msg| Misplaced::new(at.clone(), msg))?;
+    let kid = account.eab_kid.as_ref().map(|k| k.get_ref().as_str());
+    crate::acme::EabCredentials::from_parts(kid, key.as_deref())
+        .map_err(|e| Misplaced::new(at, e.to_string()))?;
     Ok(())
 }
 

@@ -186,11 +186,10 @@ impl Scheduler {
             if self.engine.find_account(name).is_ok() {
                 continue;
             }
-            let (ca, email) = (account.ca.get_ref(), account.email.get_ref());
-            let result = self
-                .engine
-                .register_account(name, ca, email, account.agree_tos)
-                .await;
+            let result = match account.request() {
+                Ok(request) => self.engine.register_account(&request).await.map(drop),
+                Err(message) => Err(crate::acme::EngineError::Invalid(message)),
+            };
             if let Err(error) = result {
                 error!(%error, account = %name, "cannot register configured account");
             }
@@ -225,7 +224,10 @@ impl Scheduler {
         let latest = self.latest(name)?;
         let now = now();
         let due = match &latest {
-            Some(cert) if settings::same_names(cert, &request.names) => {
+            // A revoked certificate is replaced at once, like one for other names.
+            Some(cert)
+                if settings::same_names(cert, &request.names) && cert.revoked_at.is_none() =>
+            {
                 self.plan(&mut record, &request, cert, now).await;
                 record.next_at.is_some_and(|at| at <= now)
             }

@@ -121,12 +121,12 @@ fn warn_restart_only(old: &Config, new: &Config) {
     let cas: Vec<_> = old
         .cas
         .iter()
-        .map(|c| (c.name.get_ref(), c.directory.get_ref()))
+        .map(|c| (c.name.get_ref().clone(), c.directory_url()))
         .collect();
     let new_cas: Vec<_> = new
         .cas
         .iter()
-        .map(|c| (c.name.get_ref(), c.directory.get_ref()))
+        .map(|c| (c.name.get_ref().clone(), c.directory_url()))
         .collect();
     let changed = [
         ("store", old.store != new.store),

@@ -17,6 +17,7 @@ pub(super) fn from_config(cert: &CertificateConfig) -> NewOrderRequest {
         auto_finalize: true,
         certificate_name: Some(cert.name.get_ref().clone()),
         replaces: None,
+        profile: cert.profile.as_ref().map(|p| p.get_ref().clone()),
     }
 }
 
@@ -45,6 +46,7 @@ pub(super) fn from_issuing_order(
         auto_finalize: true,
         certificate_name: Some(cert.name.clone()),
         replaces: None,
+        profile: order.profile,
     })
 }
 
@@ -89,6 +91,8 @@ mod same_names_tests {
             chain_pem: String::new(),
             private_key_pem: None,
             created_at: crate::store::now(),
+            revoked_at: None,
+            revocation_reason: None,
         }
     }
 

@@ -28,12 +28,16 @@ pub struct AccountRecord {
     pub directory_url: String,
     /// Contact email.
     pub email: String,
-    /// `valid`, `deactivated` or `revoked`.
+    /// `valid`, `deactivated` or `revoked`; `unknown-to-ca` when a refresh found no account for
+    /// the stored key (e.g. it was rolled over through another copy of the store).
     pub status: String,
     /// The account URL at the CA.
     pub account_url: String,
     /// instant-acme's credentials (account URL, directory and the PKCS#8 key). Secret.
     pub credentials: serde_json::Value,
+    /// The External Account Binding key id it was registered with, if any.
+    #[serde(default)]
+    pub eab_kid: Option<String>,
     /// When it was registered.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -150,6 +154,9 @@ pub struct OrderRecord {
     pub csr_id: String,
     /// Certificate name from the config, when the daemon placed the order for one.
     pub certificate_name: Option<String>,
+    /// The ACME profile asked for, if any.
+    #[serde(default)]
+    pub profile: Option<String>,
     /// Finalize as soon as the order is ready.
     pub auto_finalize: bool,
     /// The issued certificate's id, once downloaded.
@@ -258,6 +265,12 @@ pub struct CertificateRecord {
     pub chain_pem: String,
     /// Private key, PKCS#8 PEM, when certkeeper made the CSR. Secret.
     pub private_key_pem: Option<String>,
+    /// When the CA accepted a revocation request for it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// The RFC 5280 reason code given when revoking, if any.
+    #[serde(default)]
+    pub revocation_reason: Option<u8>,
     /// When it was stored.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -11,6 +11,7 @@ fn order(id: &str) -> OrderRecord {
         dns: None,
         csr_id: "csr".into(),
         certificate_name: None,
+        profile: None,
         auto_finalize: false,
         certificate_id: None,
         error: None,
