@@ -29,6 +29,8 @@ rm -rf "$DEMO"
 mkdir -p "$DEMO"
 BIN="$CERTKEEPER_ROOT/target/debug/certkeeper"
 CONFIG="$DEMO/certkeeper.toml"
+# The config holds the PowerDNS API key: owner-only, like any config with credentials.
+install -m 600 /dev/null "$CONFIG"
 cat >"$CONFIG" <<TOML
 # Written by scripts/demo.sh: certkeeper against the local peers of scripts/peers.sh.
 store = "$DEMO/certkeeper.redb"

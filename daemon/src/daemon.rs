@@ -25,6 +25,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     // Everything that can refuse bad input is checked before the store is opened, so a refused
     // start leaves the store file exactly as it was.
     let config = Config::load(config_path)?;
+    warn_if_readable_by_others(config_path, &config);
     let plugins = Arc::new(load_plugins(&config)?);
     let propagation = Arc::new(PropagationChecker::new(config.propagation.clone())?);
     let store = Arc::new(Store::open(&config.store)?);
@@ -139,4 +140,22 @@ async fn wait_for_shutdown(scheduler: &Scheduler, config_path: &Path) -> anyhow:
 fn scheduler_gauges(scheduler: &Arc<Scheduler>) -> metrics::Gauges {
     let scheduler = Arc::clone(scheduler);
     Arc::new(move |out| scheduler.write_gauges(out))
+}
+
+/// Provider credentials and EAB keys may sit in the config inline: say so when other users can
+/// read the file.
+fn warn_if_readable_by_others(path: &Path, config: &Config) {
+    use std::os::unix::fs::PermissionsExt;
+    let holds_secrets = !config.dns_providers.is_empty()
+        || config.accounts.iter().any(|a| a.eab_hmac_key.is_some());
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0);
+    if holds_secrets && mode & 0o077 != 0 {
+        warn!(
+            config = %path.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the config may hold credentials but other users can read it; chmod 600 it"
+        );
+    }
 }
