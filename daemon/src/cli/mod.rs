@@ -4,6 +4,7 @@
 mod cert;
 mod output;
 mod pfx;
+mod progress;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -454,8 +455,23 @@ async fn wait(client: &AdminClient, id: &str, until: &str, timeout: u64) -> anyh
         anyhow::bail!("--until must be ready or valid, not \"{until}\"");
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    let progress = progress::Progress::start();
+    let result = poll_until(client, id, until, timeout, deadline, &progress).await;
+    progress.finish();
+    result
+}
+
+async fn poll_until(
+    client: &AdminClient,
+    id: &str,
+    until: &str,
+    timeout: u64,
+    deadline: tokio::time::Instant,
+    progress: &progress::Progress,
+) -> anyhow::Result<Value> {
     loop {
         let order = client.get(&format!("/v1/orders/{}", seg(id))).await?;
+        progress.update(&order);
         let status = order["status"].as_str().unwrap_or_default();
         let reached = status == until || (until == "ready" && status == "valid");
         if reached {
