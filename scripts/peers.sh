@@ -71,7 +71,9 @@ wait_for() {
   local name="$1" desc="$2" i; shift 2
   for ((i = 0; i < 200; i++)); do
     "$@" >/dev/null 2>&1 && return 0
-    ours "$name" || break   # it died: no point waiting longer
+    # It died: no point waiting longer. Not judged in the first second: while setsid and env
+    # exec into the service, /proc briefly shows a command line that is not yet the service's.
+    ((i < 10)) || ours "$name" || break
     sleep 0.1
   done
   printf 'error: %s did not come up (%s). Last lines of %s:\n' "$name" "$desc" "$(logfile "$name")" >&2
