@@ -5,6 +5,7 @@
 mod access;
 mod accounts;
 mod bad_input;
+mod crash;
 mod dns01;
 mod dns_server;
 mod fuzz;

@@ -523,13 +523,17 @@ impl Engine {
         loop {
             let status = order.state().status;
             self.set_status(id, convert_status(status), None)?;
+            if status != AcmeStatus::Pending {
+                // N.B. validation is over: take down any answer still posted. A restart after
+                // the CA validated but before our cleanup would otherwise leave it in DNS.
+                self.cleanup_order(id).await;
+            }
             match status {
                 AcmeStatus::Pending => self.validate(&record, &mut order).await?,
                 AcmeStatus::Ready if record.auto_finalize => {
                     self.finalize(&record, &mut order).await?
                 }
                 AcmeStatus::Ready => {
-                    self.cleanup_order(id).await;
                     info!("order ready; waiting for the operator to finalize");
                     return Ok(());
                 }

@@ -117,14 +117,33 @@ fn password(file: Option<&std::path::Path>) -> anyhow::Result<String> {
     Ok(text.lines().next().unwrap_or_default().to_owned())
 }
 
+/// Write a private key owner-only: a new 0600 file beside `path`, renamed over it, so an existing
+/// file keeps neither its looser mode nor, if it is a symlink, its target.
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let fail = |e: std::io::Error| anyhow::anyhow!("--out {}: {e}", path.display());
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("--out {}: not a file name", path.display()))?;
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("--out {}: {e}", path.display()))?;
-    file.write_all(bytes)?;
+        .open(&temp)
+        .map_err(fail)?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    drop(file);
+    if let Err(e) = written.and_then(|()| std::fs::rename(&temp, path)) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(fail(e));
+    }
     Ok(())
 }

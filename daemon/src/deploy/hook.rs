@@ -38,6 +38,33 @@ pub enum HookError {
     },
 }
 
+/// A hook's process group, killed whole when dropped before the hook finished: on its timeout,
+/// or when the daemon stops while it runs.
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    /// The hook finished on its own: leave whatever it deliberately left running.
+    fn release(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        unsafe extern "C" {
+            fn kill(pid: i32, signal: i32) -> i32;
+        }
+        const SIGKILL: i32 = 9;
+        if let Some(pgid) = self.0.and_then(|id| i32::try_from(id).ok()) {
+            // SAFETY: kill(2) on a negative pid signals that process group; the group is the
+            // hook's own (process_group(0) made the hook its leader) and nothing else's.
+            unsafe {
+                kill(-pgid, SIGKILL);
+            }
+        }
+    }
+}
+
 /// Run `hook` for certificate `certificate`, logging what it printed.
 pub async fn run_hook(certificate: &str, hook: &HookConfig) -> Result<(), HookError> {
     let command = hook.command.get_ref().clone();
@@ -57,11 +84,14 @@ pub async fn run_hook(certificate: &str, hook: &HookConfig) -> Result<(), HookEr
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        // Its own process group, so a timeout (or the daemon stopping) ends what it started too.
+        .process_group(0);
     let child = cmd.spawn().map_err(|source| HookError::Spawn {
         command: command.clone(),
         source,
     })?;
+    let group = ProcessGroup(child.id());
 
     let limit = Duration::from_secs(hook.timeout_secs);
     let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
@@ -75,6 +105,7 @@ pub async fn run_hook(certificate: &str, hook: &HookConfig) -> Result<(), HookEr
             });
         }
     };
+    group.release();
     log_output(certificate, &command, &output.stdout, &output.stderr);
     if output.status.success() {
         crate::metrics::hook_run(certificate, "ok");
@@ -134,6 +165,28 @@ mod tests {
         assert!(
             matches!(error, HookError::Timeout { secs: 1, .. }),
             "{error}"
+        );
+    }
+
+    /// Regression: only the shell was killed at the timeout; what it started ran on, orphaned.
+    #[tokio::test]
+    async fn a_timed_out_hook_takes_what_it_started_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!("sleep 300 & echo $! > {}; wait", pid_file.display());
+        run_hook("c", &hook(&script, &[], true, 1))
+            .await
+            .expect_err("timed out");
+        let pid = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .to_owned();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let alive = state.split_whitespace().nth(2).is_some_and(|s| s != "Z");
+        assert!(
+            !alive,
+            "the hook's child {pid} outlived the timeout: {state}"
         );
     }
 

@@ -89,11 +89,52 @@ async fn next_batch(events: &mut Events) -> Option<BTreeSet<PathBuf>> {
 
 fn add(paths: &mut BTreeSet<PathBuf>, event: notify::Result<notify::Event>) {
     match event {
+        // N.B. reading a plugin raises access events of its own: reacting to them reloaded the
+        // file, which raised them again, forever.
+        Ok(event) if !changes_content(&event.kind) => {}
         Ok(event) => paths.extend(event.paths.into_iter().filter(|path| is_wasm(path))),
         Err(error) => warn!(%error, "plugin directory watch error"),
     }
 }
 
+/// Whether an event can mean a file's bytes or presence changed (not a mere open or read).
+fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::EventKind::{Access, Any, Create, Modify, Other, Remove};
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    match kind {
+        Access(AccessKind::Close(AccessMode::Write)) => true,
+        Access(_) | Other => false,
+        Modify(ModifyKind::Metadata(_)) => false,
+        Create(_) | Modify(_) | Remove(_) | Any => true,
+    }
+}
+
 fn is_wasm(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext == "wasm")
+}
+
+#[cfg(test)]
+mod event_tests {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, CreateKind, MetadataKind, ModifyKind};
+
+    use super::changes_content;
+
+    /// Regression: the watcher reloaded a plugin on the access events of its own read.
+    #[test]
+    fn reading_a_plugin_is_not_a_change_but_writing_one_is() {
+        assert!(!changes_content(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!changes_content(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(!changes_content(&EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::Any
+        ))));
+        assert!(changes_content(&EventKind::Access(AccessKind::Close(
+            AccessMode::Write
+        ))));
+        assert!(changes_content(&EventKind::Create(CreateKind::File)));
+    }
 }
