@@ -24,14 +24,12 @@ pub mod http;
 pub mod log;
 pub mod sign;
 pub mod txt;
-pub mod vendor;
 
 mod adapter;
 mod error;
 
 pub use adapter::Adapter;
 pub use error::ProviderError;
-pub use vendor::CaVendor;
 
 /// The version of the WIT contract (`certkeeper:plugin@…`) this SDK builds plugins for.
 pub const CONTRACT_VERSION: &str = "0.1.0";

@@ -2,7 +2,7 @@
 //! 2025-10-15; the profiles stay so that existing configs get a clear refusal rather than a
 //! connection error.
 
-use certkeeper_plugin_sdk::vendor::{VendorProfile, public_profile};
+use certkeeper_plugin_sdk_vendor::{VendorProfile, public_profile};
 
 struct Buypass;
 
@@ -18,7 +18,7 @@ fn buypass(name: &str, display_name: &str, directory_url: &str, staging: bool) -
     }
 }
 
-impl certkeeper_plugin_sdk::CaVendor for Buypass {
+impl certkeeper_plugin_sdk_vendor::CaVendor for Buypass {
     const NAME: &'static str = "vendor-buypass";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
@@ -41,4 +41,4 @@ impl certkeeper_plugin_sdk::CaVendor for Buypass {
     }
 }
 
-certkeeper_plugin_sdk::export_ca_vendor!(Buypass);
+certkeeper_plugin_sdk_vendor::export_ca_vendor!(Buypass);

@@ -1,11 +1,11 @@
 //! certkeeper CA vendor plugin for DigiCert CertCentral's ACME directory, which needs EAB
 //! credentials created in CertCentral.
 
-use certkeeper_plugin_sdk::vendor::{VendorProfile, public_profile};
+use certkeeper_plugin_sdk_vendor::{VendorProfile, public_profile};
 
 struct DigiCert;
 
-impl certkeeper_plugin_sdk::CaVendor for DigiCert {
+impl certkeeper_plugin_sdk_vendor::CaVendor for DigiCert {
     const NAME: &'static str = "vendor-digicert";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
@@ -25,4 +25,4 @@ impl certkeeper_plugin_sdk::CaVendor for DigiCert {
     }
 }
 
-certkeeper_plugin_sdk::export_ca_vendor!(DigiCert);
+certkeeper_plugin_sdk_vendor::export_ca_vendor!(DigiCert);

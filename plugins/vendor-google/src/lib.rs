@@ -1,7 +1,7 @@
 //! certkeeper CA vendor plugin for Google Trust Services: production and staging, both needing
 //! EAB credentials from Google Cloud.
 
-use certkeeper_plugin_sdk::vendor::{VendorProfile, public_profile};
+use certkeeper_plugin_sdk_vendor::{VendorProfile, public_profile};
 
 struct Google;
 
@@ -18,7 +18,7 @@ fn google(name: &str, display_name: &str, directory_url: &str, staging: bool) ->
     }
 }
 
-impl certkeeper_plugin_sdk::CaVendor for Google {
+impl certkeeper_plugin_sdk_vendor::CaVendor for Google {
     const NAME: &'static str = "vendor-google";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
@@ -40,4 +40,4 @@ impl certkeeper_plugin_sdk::CaVendor for Google {
     }
 }
 
-certkeeper_plugin_sdk::export_ca_vendor!(Google);
+certkeeper_plugin_sdk_vendor::export_ca_vendor!(Google);

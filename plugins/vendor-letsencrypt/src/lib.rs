@@ -1,10 +1,10 @@
 //! certkeeper CA vendor plugin for Let's Encrypt: production and staging directories, no EAB.
 
-use certkeeper_plugin_sdk::vendor::{VendorProfile, public_profile};
+use certkeeper_plugin_sdk_vendor::{VendorProfile, public_profile};
 
 struct LetsEncrypt;
 
-impl certkeeper_plugin_sdk::CaVendor for LetsEncrypt {
+impl certkeeper_plugin_sdk_vendor::CaVendor for LetsEncrypt {
     const NAME: &'static str = "vendor-letsencrypt";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
@@ -28,4 +28,4 @@ impl certkeeper_plugin_sdk::CaVendor for LetsEncrypt {
     }
 }
 
-certkeeper_plugin_sdk::export_ca_vendor!(LetsEncrypt);
+certkeeper_plugin_sdk_vendor::export_ca_vendor!(LetsEncrypt);

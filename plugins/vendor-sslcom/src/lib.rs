@@ -1,7 +1,7 @@
 //! certkeeper CA vendor plugin for SSL.com: one ACME directory for RSA and one for ECC
 //! certificates, both needing EAB credentials from the SSL.com account.
 
-use certkeeper_plugin_sdk::vendor::{VendorProfile, public_profile};
+use certkeeper_plugin_sdk_vendor::{VendorProfile, public_profile};
 
 struct SslCom;
 
@@ -15,7 +15,7 @@ fn sslcom(name: &str, display_name: &str, directory_url: &str) -> VendorProfile 
     }
 }
 
-impl certkeeper_plugin_sdk::CaVendor for SslCom {
+impl certkeeper_plugin_sdk_vendor::CaVendor for SslCom {
     const NAME: &'static str = "vendor-sslcom";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
@@ -35,4 +35,4 @@ impl certkeeper_plugin_sdk::CaVendor for SslCom {
     }
 }
 
-certkeeper_plugin_sdk::export_ca_vendor!(SslCom);
+certkeeper_plugin_sdk_vendor::export_ca_vendor!(SslCom);

@@ -11,7 +11,7 @@
 //! hold the API's host.
 
 use certkeeper_plugin_sdk::http::{Client, Method};
-use certkeeper_plugin_sdk::vendor::{EabCredentials, VendorProfile, public_profile};
+use certkeeper_plugin_sdk_vendor::{EabCredentials, VendorProfile, public_profile};
 use certkeeper_plugin_sdk::{ProviderError, config};
 use serde::Deserialize;
 
@@ -21,7 +21,7 @@ struct ZeroSsl;
 const DEFAULT_API: &str = "https://api.zerossl.com";
 const PROFILE: &str = "zerossl";
 
-impl certkeeper_plugin_sdk::CaVendor for ZeroSsl {
+impl certkeeper_plugin_sdk_vendor::CaVendor for ZeroSsl {
     const NAME: &'static str = "vendor-zerossl";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
@@ -122,4 +122,4 @@ fn form_encode(value: &str) -> String {
         .collect()
 }
 
-certkeeper_plugin_sdk::export_ca_vendor!(ZeroSsl);
+certkeeper_plugin_sdk_vendor::export_ca_vendor!(ZeroSsl);

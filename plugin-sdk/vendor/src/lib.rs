@@ -1,34 +1,34 @@
-//! The guest side of the `ca-vendor` world: a plugin that describes the ACME directories of one
+//! The guest side of the `ca-vendor` world (a crate of its own because the generated export
+//! macros of two worlds in one crate would clash): a plugin that describes the ACME directories of one
 //! CA family implements [`CaVendor`] and names its type in [`export_ca_vendor!`].
 //!
-//! The imports (`http`, `log`, `config`) and the shared `types` are those of the `dns-provider`
-//! bindings, so [`crate::http`], [`crate::log`] and [`crate::config`] work here too.
+//! The imports (`http`, `log`, `config`) and the shared `types` are those of
+//! [`certkeeper_plugin_sdk::bindings`], so its `http`, `log` and `config` helpers work here too.
 //!
-//! [`export_ca_vendor!`]: crate::export_ca_vendor
 
 use std::marker::PhantomData;
 
-use crate::bindings::certkeeper::plugin::types::PluginInfo;
-use crate::{CONTRACT_VERSION, ProviderError};
+use certkeeper_plugin_sdk::bindings::certkeeper::plugin::types::PluginInfo;
+use certkeeper_plugin_sdk::{CONTRACT_VERSION, ProviderError};
 
-pub use vendor_bindings::exports::certkeeper::plugin::vendor_profiles::{
+pub use bindings::exports::certkeeper::plugin::vendor_profiles::{
     EabCredentials, VendorProfile,
 };
 
 /// Bindings generated from `wit/` for the `ca-vendor` world.
 #[allow(missing_docs, unreachable_pub, clippy::all)]
-pub mod vendor_bindings {
+pub mod bindings {
     wit_bindgen::generate!({
         world: "ca-vendor",
-        path: "../wit",
+        path: "../../wit",
         pub_export_macro: true,
         export_macro_name: "__export_ca_vendor_world",
-        default_bindings_module: "certkeeper_plugin_sdk::vendor::vendor_bindings",
+        default_bindings_module: "certkeeper_plugin_sdk_vendor::bindings",
         with: {
-            "certkeeper:plugin/http@0.1.0": crate::bindings::certkeeper::plugin::http,
-            "certkeeper:plugin/log@0.1.0": crate::bindings::certkeeper::plugin::log,
-            "certkeeper:plugin/config@0.1.0": crate::bindings::certkeeper::plugin::config,
-            "certkeeper:plugin/types@0.1.0": crate::bindings::certkeeper::plugin::types,
+            "certkeeper:plugin/http@0.1.0": certkeeper_plugin_sdk::bindings::certkeeper::plugin::http,
+            "certkeeper:plugin/log@0.1.0": certkeeper_plugin_sdk::bindings::certkeeper::plugin::log,
+            "certkeeper:plugin/config@0.1.0": certkeeper_plugin_sdk::bindings::certkeeper::plugin::config,
+            "certkeeper:plugin/types@0.1.0": certkeeper_plugin_sdk::bindings::certkeeper::plugin::types,
         },
     });
 }
@@ -68,7 +68,7 @@ pub struct VendorAdapter<V>(PhantomData<V>);
 
 impl<V: CaVendor> VendorAdapter<V> {
     /// The vendor's operations as plain function pointers, for native builds (see
-    /// [`crate::Adapter::native_exports`]).
+    /// `certkeeper_plugin_sdk::Adapter::native_exports`).
     #[doc(hidden)]
     pub fn native_exports() -> impl Sized {
         let profiles: fn() -> Vec<VendorProfile> = V::profiles;
@@ -78,7 +78,7 @@ impl<V: CaVendor> VendorAdapter<V> {
     }
 }
 
-impl<V: CaVendor> vendor_bindings::exports::certkeeper::plugin::metadata::Guest
+impl<V: CaVendor> bindings::exports::certkeeper::plugin::metadata::Guest
     for VendorAdapter<V>
 {
     fn metadata() -> PluginInfo {
@@ -90,7 +90,7 @@ impl<V: CaVendor> vendor_bindings::exports::certkeeper::plugin::metadata::Guest
     }
 }
 
-impl<V: CaVendor> vendor_bindings::exports::certkeeper::plugin::vendor_profiles::Guest
+impl<V: CaVendor> bindings::exports::certkeeper::plugin::vendor_profiles::Guest
     for VendorAdapter<V>
 {
     fn profiles() -> Vec<VendorProfile> {
@@ -112,14 +112,14 @@ macro_rules! export_ca_vendor {
     ($vendor:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            type Export = $crate::vendor::VendorAdapter<$vendor>;
-    $crate::vendor::vendor_bindings::__export_ca_vendor_world!(Export with_types_in $crate::vendor::vendor_bindings);
+            type Export = $crate::VendorAdapter<$vendor>;
+    $crate::bindings::__export_ca_vendor_world!(Export with_types_in $crate::bindings);
         };
         #[cfg(not(target_arch = "wasm32"))]
         const _: () = {
             #[allow(dead_code)]
             fn exports() -> impl Sized {
-                $crate::vendor::VendorAdapter::<$vendor>::native_exports()
+                $crate::VendorAdapter::<$vendor>::native_exports()
             }
         };
     };
