@@ -21,6 +21,7 @@ mod host_http;
 mod host_log;
 mod provider;
 mod reload;
+mod vendor;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,7 @@ pub use component::PluginInfo;
 pub use error::{HostFault, Operation, PluginCallError, PluginError, ProviderError};
 pub use provider::{DEFAULT_SECRET_SETTINGS, ProviderConfig};
 pub use reload::FileChange;
+pub use vendor::VendorProfile;
 pub use watch::PluginWatcher;
 
 use answer::zone_holds;
@@ -334,8 +336,12 @@ impl PluginHost {
             move || {
                 let _entered = span.enter();
                 let plugin = plugin?;
+                let component::PluginPre::Dns(pre) = &plugin.pre else {
+                    let why = format!("plugin {} is a ca-vendor, not a DNS provider", plugin.info.name);
+                    return Err(CallFailure::Host(HostFault::Instantiate(why)));
+                };
                 let state = CallState::new(&plugin.info.name, provider, &limits, Some(access));
-                call::run(&plugin.pre, state, &limits, f)
+                call::run(pre, state, &limits, f)
             }
         });
         // N.B. the epoch cannot interrupt a plugin while it waits inside a host call (a WASI
