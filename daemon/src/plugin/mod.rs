@@ -121,6 +121,7 @@ impl PluginHost {
         for config in providers {
             host.add_provider(config)?;
         }
+        crate::acme::vendor_registry::register(&host.vendor_profiles());
         let (plugins, providers) = (host.read_plugins().len(), host.providers.len());
         info!(dir = %dir.display(), plugins, providers, "plugins loaded");
         Ok(host)
