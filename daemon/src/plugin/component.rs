@@ -15,10 +15,10 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use super::bindings::DnsProviderPre;
-use super::vendor::{self, CaVendorPre, VendorProfile};
 use super::cache::CodeCache;
 use super::call::{self, CallFailure, CallState, PluginLimits};
 use super::provider::Provider;
+use super::vendor::{self, CaVendorPre, VendorProfile};
 use super::{CONTRACT_VERSION, PluginError};
 
 /// What the host knows about a loaded plugin, for the admin API and `certkeeper plugins`.

@@ -338,7 +338,10 @@ impl PluginHost {
                 let _entered = span.enter();
                 let plugin = plugin?;
                 let component::PluginPre::Dns(pre) = &plugin.pre else {
-                    let why = format!("plugin {} is a ca-vendor, not a DNS provider", plugin.info.name);
+                    let why = format!(
+                        "plugin {} is a ca-vendor, not a DNS provider",
+                        plugin.info.name
+                    );
                     return Err(CallFailure::Host(HostFault::Instantiate(why)));
                 };
                 let state = CallState::new(&plugin.info.name, provider, &limits, Some(access));

@@ -5,6 +5,7 @@
 
 mod hostile;
 mod reload;
+mod vendor;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

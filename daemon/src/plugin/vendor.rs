@@ -88,10 +88,16 @@ pub(super) fn read_profiles(
     let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
     for profile in &profiles {
         if profile.name.is_empty() || !profile.name.chars().all(valid) {
-            return Err(bad(format!("profile name {:?} is not lowercase letters, digits and -", profile.name)));
+            return Err(bad(format!(
+                "profile name {:?} is not lowercase letters, digits and -",
+                profile.name
+            )));
         }
         if !profile.directory_url.starts_with("https://") {
-            return Err(bad(format!("profile {}: directory URL is not https://", profile.name)));
+            return Err(bad(format!(
+                "profile {}: directory URL is not https://",
+                profile.name
+            )));
         }
     }
     Ok(profiles.into_iter().map(from_wit).collect())

@@ -11,9 +11,7 @@ use std::marker::PhantomData;
 use certkeeper_plugin_sdk::bindings::certkeeper::plugin::types::PluginInfo;
 use certkeeper_plugin_sdk::{CONTRACT_VERSION, ProviderError};
 
-pub use bindings::exports::certkeeper::plugin::vendor_profiles::{
-    EabCredentials, VendorProfile,
-};
+pub use bindings::exports::certkeeper::plugin::vendor_profiles::{EabCredentials, VendorProfile};
 
 /// Bindings generated from `wit/` for the `ca-vendor` world.
 #[allow(missing_docs, unreachable_pub, clippy::all)]
@@ -78,9 +76,7 @@ impl<V: CaVendor> VendorAdapter<V> {
     }
 }
 
-impl<V: CaVendor> bindings::exports::certkeeper::plugin::metadata::Guest
-    for VendorAdapter<V>
-{
+impl<V: CaVendor> bindings::exports::certkeeper::plugin::metadata::Guest for VendorAdapter<V> {
     fn metadata() -> PluginInfo {
         PluginInfo {
             name: V::NAME.to_owned(),

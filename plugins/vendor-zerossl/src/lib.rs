@@ -11,8 +11,8 @@
 //! hold the API's host.
 
 use certkeeper_plugin_sdk::http::{Client, Method};
-use certkeeper_plugin_sdk_vendor::{EabCredentials, VendorProfile, public_profile};
 use certkeeper_plugin_sdk::{ProviderError, config};
+use certkeeper_plugin_sdk_vendor::{EabCredentials, VendorProfile, public_profile};
 use serde::Deserialize;
 
 struct ZeroSsl;
@@ -53,7 +53,12 @@ impl certkeeper_plugin_sdk_vendor::CaVendor for ZeroSsl {
             }
             None => {
                 let body = format!("email={}", form_encode(email)).into_bytes();
-                client.send_body(Method::Post, "/acme/eab-credentials-email", Some(form), body)
+                client.send_body(
+                    Method::Post,
+                    "/acme/eab-credentials-email",
+                    Some(form),
+                    body,
+                )
             }
         }
         .map_err(|error| without(error, api_key))?;
@@ -77,7 +82,9 @@ fn read_answer(body: &[u8]) -> Result<EabCredentials, ProviderError> {
         kind: String,
     }
     let answer: Answer = serde_json::from_slice(body).map_err(|error| {
-        ProviderError::other(format!("ZeroSSL API: the answer is not the expected JSON: {error}"))
+        ProviderError::other(format!(
+            "ZeroSSL API: the answer is not the expected JSON: {error}"
+        ))
     })?;
     let succeeded = answer.success == serde_json::Value::Bool(true) || answer.success == 1;
     match (succeeded, answer.eab_kid, answer.eab_hmac_key, answer.error) {
