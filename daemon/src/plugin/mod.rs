@@ -307,7 +307,10 @@ impl PluginHost {
     ) -> Result<R, PluginCallError> {
         self.call_with(name, operation, move |plugin, state, limits| {
             let component::PluginPre::Dns(pre) = &plugin.pre else {
-                let why = format!("plugin {} is a ca-vendor, not a DNS provider", plugin.info.name);
+                let why = format!(
+                    "plugin {} is a ca-vendor, not a DNS provider",
+                    plugin.info.name
+                );
                 return Err(CallFailure::Host(HostFault::Instantiate(why)));
             };
             call::run(pre, state, limits, f)

@@ -6,6 +6,7 @@
 mod hostile;
 mod reload;
 mod vendor;
+mod vendor_eab;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

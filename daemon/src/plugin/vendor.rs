@@ -168,24 +168,28 @@ impl PluginHost {
     ) -> Result<VendorEab, super::PluginCallError> {
         let (profile, email) = (profile.to_owned(), email.to_owned());
         let api_key = api_key.map(str::to_owned);
-        self.call_with(provider, super::Operation::FetchEab, move |plugin, state, limits| {
-            let super::component::PluginPre::Vendor(pre) = &plugin.pre else {
-                let why = format!("plugin {} is not a ca-vendor", plugin.info.name);
-                return Err(CallFailure::Host(super::HostFault::Instantiate(why)));
-            };
-            call::run(pre, state, limits, |vendor, store| {
-                let eab = vendor.certkeeper_plugin_vendor_profiles().call_fetch_eab(
-                    store,
-                    &profile,
-                    &email,
-                    api_key.as_deref(),
-                )?;
-                Ok(eab.map(|eab| VendorEab {
-                    kid: eab.kid,
-                    hmac_key: eab.hmac_key,
-                }))
-            })
-        })
+        self.call_with(
+            provider,
+            super::Operation::FetchEab,
+            move |plugin, state, limits| {
+                let super::component::PluginPre::Vendor(pre) = &plugin.pre else {
+                    let why = format!("plugin {} is not a ca-vendor", plugin.info.name);
+                    return Err(CallFailure::Host(super::HostFault::Instantiate(why)));
+                };
+                call::run(pre, state, limits, |vendor, store| {
+                    let eab = vendor.certkeeper_plugin_vendor_profiles().call_fetch_eab(
+                        store,
+                        &profile,
+                        &email,
+                        api_key.as_deref(),
+                    )?;
+                    Ok(eab.map(|eab| VendorEab {
+                        kid: eab.kid,
+                        hmac_key: eab.hmac_key,
+                    }))
+                })
+            },
+        )
         .await
     }
 }
