@@ -118,3 +118,25 @@ async fn a_dns_call_on_a_vendor_plugin_is_refused_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn a_vendor_plugin_with_a_plain_http_directory_is_refused_naming_file_and_profile() {
+    let bytes = std::fs::read(built("vendor_letsencrypt.wasm")).unwrap();
+    // Same length, so the component stays valid: `https://acme-v02` becomes `http://xacme-v02`.
+    let bytes = replace_all(
+        &bytes,
+        b"https://acme-v02",
+        b"https://acme-v02",
+        b"http://xacme-v02",
+    );
+    let dir = dir_with("vendor_letsencrypt.wasm", &bytes);
+    let err = PluginHost::load(dir.path(), Vec::new())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("vendor_letsencrypt.wasm"), "{err}");
+    assert!(
+        err.contains("profile letsencrypt:") && err.contains("not https://"),
+        "{err}"
+    );
+}
