@@ -45,6 +45,10 @@ fn convert(profile: &PluginProfile) -> Option<&'static VendorProfile> {
         .iter()
         .map(|k| k.parse())
         .collect::<Result<_, _>>()
+        .inspect_err(|error| {
+            let (plugin, profile) = (&profile.plugin, &profile.name);
+            tracing::warn!(%plugin, %profile, %error, "vendor profile not used");
+        })
         .ok()?;
     let leak = |s: &str| -> &'static str { Box::leak(s.to_owned().into_boxed_str()) };
     // N.B. the daemon itself can fetch ZeroSSL's credentials; keep that where the table says so.
@@ -67,4 +71,42 @@ fn convert(profile: &PluginProfile) -> Option<&'static VendorProfile> {
         default_lifetime_days: profile.default_lifetime_days,
         retired_since: profile.retired.as_deref().map(leak),
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: &str, key_types: &[&str]) -> PluginProfile {
+        PluginProfile {
+            name: name.into(),
+            display_name: "Test CA".into(),
+            directory_url: "https://ca.example.test/directory".into(),
+            staging: false,
+            eab_required: true,
+            key_types: key_types.iter().map(|k| (*k).to_owned()).collect(),
+            default_lifetime_days: 47,
+            retired: None,
+            eab_source: Some("the test portal".into()),
+            plugin: "vendor-test".into(),
+        }
+    }
+
+    #[test]
+    fn a_registered_profile_answers_by_name_with_the_plugin_as_its_source() {
+        register(&[profile("test-registry-ca", &["ecdsa-p256"])]);
+        let found = super::super::vendors::vendor("test-registry-ca").unwrap();
+        assert_eq!(found.source, "plugin vendor-test");
+        assert_eq!(found.directory, Some("https://ca.example.test/directory"));
+        assert_eq!(found.key_types, [KeyType::EcdsaP256].as_slice());
+        assert_eq!(found.eab_source, EabSource::Portal("the test portal"));
+        assert_eq!(found.default_lifetime_days, 47);
+    }
+
+    #[test]
+    fn a_profile_with_a_key_type_the_daemon_does_not_know_is_not_registered() {
+        register(&[profile("test-registry-ed25519", &["ecdsa-p256", "ed25519"])]);
+        let err = super::super::vendors::vendor("test-registry-ed25519").unwrap_err();
+        assert!(err.contains("test-registry-ed25519"), "{err}");
+    }
 }
