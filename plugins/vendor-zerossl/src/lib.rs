@@ -89,6 +89,7 @@ fn read_answer(body: &[u8]) -> Result<EabCredentials, ProviderError> {
     let succeeded = answer.success == serde_json::Value::Bool(true) || answer.success == 1;
     match (succeeded, answer.eab_kid, answer.eab_hmac_key, answer.error) {
         (true, Some(kid), Some(hmac_key), _) => Ok(EabCredentials { kid, hmac_key }),
+        // 101 is `invalid_access_key` (ZeroSSL API docs, "Error Codes": https://zerossl.com/documentation/api/).
         (_, _, _, Some(error)) if error.code == 101 => Err(ProviderError::auth_failed(format!(
             "ZeroSSL API refused: error {} ({})",
             error.code, error.kind
@@ -130,3 +131,43 @@ fn form_encode(value: &str) -> String {
 }
 
 certkeeper_plugin_sdk_vendor::export_ca_vendor!(ZeroSsl);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_as_the_number_1_counts_as_true() {
+        let eab = read_answer(br#"{"success":1,"eab_kid":"k","eab_hmac_key":"YWJjZA"}"#).unwrap();
+        assert_eq!((eab.kid.as_str(), eab.hmac_key.as_str()), ("k", "YWJjZA"));
+    }
+
+    #[test]
+    fn an_answer_without_credentials_or_error_is_an_error_saying_so() {
+        let err = read_answer(br#"{"success":true}"#).unwrap_err();
+        assert!(matches!(err, ProviderError::Other(ref m) if m.contains("no credentials")));
+    }
+
+    #[test]
+    fn error_101_is_a_refused_key() {
+        let err =
+            read_answer(br#"{"success":false,"error":{"code":101,"type":"invalid_access_key"}}"#)
+                .unwrap_err();
+        assert!(
+            matches!(err, ProviderError::AuthFailed(ref m) if m.contains("invalid_access_key"))
+        );
+    }
+
+    #[test]
+    fn the_access_key_is_cut_out_of_an_http_error() {
+        let err =
+            ProviderError::other("POST http://h/acme/eab-credentials?access_key=a%2Bb failed");
+        let ProviderError::Other(message) = without(err, Some("a+b")) else {
+            panic!("kind changed")
+        };
+        assert!(
+            !message.contains("a%2Bb") && message.contains("***"),
+            "{message}"
+        );
+    }
+}
