@@ -13,6 +13,7 @@ mod names;
 mod profiles;
 mod revoke;
 mod validation;
+pub mod vendor_registry;
 pub mod vendors;
 pub mod zerossl;
 

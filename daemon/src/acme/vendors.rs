@@ -1,8 +1,8 @@
 //! CA vendor profiles: what certkeeper knows about each public ACME CA, so `[[ca]] vendor =
 //! "letsencrypt"` can stand in for a directory URL.
 //!
-//! This is a table in the daemon, not yet the `ca-vendor` WASM plugin world the design plans.
-//! Each directory URL names the vendor page it was checked against (December 2026). Buypass
+//! Profiles from loaded `ca-vendor` plugins (see [`super::vendor_registry`]) come first; this
+//! table is the fallback, so nothing breaks when no plugin is loaded. Each directory URL names the vendor page it was checked against (December 2026). Buypass
 //! lifetimes of 200 days are the CA/Browser Forum maximum since 2026-03-15. Buypass
 //! stopped issuing through ACME on 2025-10-15; its profiles stay so that existing configs get a
 //! clear refusal rather than a connection error.
@@ -172,8 +172,12 @@ const PUBLIC: VendorProfile = VendorProfile {
     retired_since: None,
 };
 
-/// The profile with this id, or an error listing the known ones.
+/// The profile with this id, from a loaded plugin else the table, or an error listing the known
+/// ones.
 pub fn vendor(id: &str) -> Result<&'static VendorProfile, String> {
+    if let Some(profile) = super::vendor_registry::find(id) {
+        return Ok(profile);
+    }
     VENDORS.iter().find(|v| v.id == id).ok_or_else(|| {
         let known: Vec<&str> = VENDORS.iter().map(|v| v.id).collect();
         format!("unknown CA vendor \"{id}\" (known: {})", known.join(", "))
@@ -182,8 +186,10 @@ pub fn vendor(id: &str) -> Result<&'static VendorProfile, String> {
 
 /// Refuse new accounts and orders at a directory whose vendor stopped its ACME service.
 pub(crate) fn refuse_retired(ca: &str, directory: &str) -> Result<(), EngineError> {
-    let retired = VENDORS
-        .iter()
+    let plugins = super::vendor_registry::all();
+    let retired = plugins
+        .into_iter()
+        .chain(VENDORS)
         .find(|v| v.directory == Some(directory) && v.retired_since.is_some());
     match retired {
         Some(v) => Err(EngineError::Invalid(format!(

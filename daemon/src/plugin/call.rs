@@ -146,14 +146,32 @@ pub(super) enum CallFailure {
     Provider(ProviderError),
 }
 
+/// A compiled component of some world that can be instantiated in a store.
+pub(super) trait Instantiate {
+    /// The world's instance type.
+    type Instance;
+    fn engine(&self) -> &wasmtime::Engine;
+    fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<Self::Instance>;
+}
+
+impl Instantiate for DnsProviderPre<CallState> {
+    type Instance = DnsProvider;
+    fn engine(&self) -> &wasmtime::Engine {
+        DnsProviderPre::engine(self)
+    }
+    fn instantiate(&self, store: &mut Store<CallState>) -> wasmtime::Result<DnsProvider> {
+        DnsProviderPre::instantiate(self, store)
+    }
+}
+
 /// Instantiates the plugin in a fresh store and runs `call` on it. Blocks: run it on a blocking
 /// thread.
-pub(super) fn run<R>(
-    pre: &DnsProviderPre<CallState>,
+pub(super) fn run<P: Instantiate, R>(
+    pre: &P,
     state: CallState,
     limits: &PluginLimits,
     call: impl FnOnce(
-        &DnsProvider,
+        &P::Instance,
         &mut Store<CallState>,
     ) -> wasmtime::Result<Result<R, WitProviderError>>,
 ) -> Result<R, CallFailure> {

@@ -18,6 +18,7 @@ use super::bindings::DnsProviderPre;
 use super::cache::CodeCache;
 use super::call::{self, CallFailure, CallState, PluginLimits};
 use super::provider::Provider;
+use super::vendor::{self, CaVendorPre, VendorProfile};
 use super::{CONTRACT_VERSION, PluginError};
 
 /// What the host knows about a loaded plugin, for the admin API and `certkeeper plugins`.
@@ -25,7 +26,7 @@ use super::{CONTRACT_VERSION, PluginError};
 pub struct PluginInfo {
     /// The plugin's name from its metadata, e.g. `powerdns`.
     pub name: String,
-    /// The world it implements: `dns-provider`.
+    /// The world it implements: `dns-provider` or `ca-vendor`.
     pub kind: String,
     /// The plugin's own version.
     pub version: String,
@@ -43,9 +44,29 @@ pub struct PluginInfo {
 /// A compiled plugin, ready to be instantiated for each call.
 pub(super) struct LoadedPlugin {
     pub(super) info: PluginInfo,
-    pub(super) pre: DnsProviderPre<CallState>,
+    pub(super) pre: PluginPre,
+    /// A `ca-vendor` plugin's profiles, read once while loading; empty for other kinds.
+    pub(super) profiles: Vec<VendorProfile>,
     /// Whether the compiled code came from the cache rather than from Cranelift.
     pub(super) from_cache: bool,
+}
+
+/// A compiled plugin of one of the worlds the host runs.
+pub(super) enum PluginPre {
+    /// A `dns-provider` component.
+    Dns(DnsProviderPre<CallState>),
+    /// A `ca-vendor` component.
+    Vendor(CaVendorPre<CallState>),
+}
+
+impl PluginPre {
+    /// The world's name, as `plugin list` shows it.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Dns(_) => "dns-provider",
+            Self::Vendor(_) => "ca-vendor",
+        }
+    }
 }
 
 /// The package every interface of the contract lives in.
@@ -53,6 +74,9 @@ const PACKAGE: &str = "certkeeper:plugin";
 
 /// The interfaces a `dns-provider` component exports.
 const DNS_PROVIDER_EXPORTS: [&str; 4] = ["metadata", "txt-records", "zones", "connection"];
+
+/// The interfaces a `ca-vendor` component exports.
+const CA_VENDOR_EXPORTS: [&str; 2] = ["metadata", "vendor-profiles"];
 
 /// The most time the `metadata` call may take while a plugin loads.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
@@ -91,16 +115,25 @@ pub(super) fn load(
             reason: format!("{error:#}"),
         })?,
     };
-    check_contract(path, engine, &component)?;
-    let pre = linker
+    let is_vendor = check_contract(path, engine, &component)?;
+    let instantiate_error = |error: wasmtime::Error| PluginError::Instantiate {
+        path: path.to_owned(),
+        reason: format!("{error:#}"),
+    };
+    let instance_pre = linker
         .instantiate_pre(&component)
-        .and_then(DnsProviderPre::new)
-        .map_err(|error| PluginError::Instantiate {
-            path: path.to_owned(),
-            reason: format!("{error:#}"),
-        })?;
+        .map_err(instantiate_error)?;
+    let pre = match is_vendor {
+        true => CaVendorPre::new(instance_pre).map(PluginPre::Vendor),
+        false => DnsProviderPre::new(instance_pre).map(PluginPre::Dns),
+    }
+    .map_err(instantiate_error)?;
 
     let info = metadata(path, &pre, limits, sha256)?;
+    let profiles = match &pre {
+        PluginPre::Vendor(vendor) => vendor::read_profiles(path, vendor, limits)?,
+        PluginPre::Dns(_) => Vec::new(),
+    };
     // Cached only once it has proved to be a plugin of ours, so garbage never fills the cache.
     if let (Some(cache), false) = (cache, from_cache) {
         cache.put(sha256, &component);
@@ -108,6 +141,7 @@ pub(super) fn load(
     Ok(LoadedPlugin {
         info,
         pre,
+        profiles,
         from_cache,
     })
 }
@@ -128,8 +162,13 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
     })
 }
 
-/// Checks the export names: our package, our version, the `dns-provider` interfaces.
-fn check_contract(path: &Path, engine: &Engine, component: &Component) -> Result<(), PluginError> {
+/// Checks the export names: our package, our version, the interfaces of a world we host.
+/// Returns whether the component is a `ca-vendor` (else it is a `dns-provider`).
+fn check_contract(
+    path: &Path,
+    engine: &Engine,
+    component: &Component,
+) -> Result<bool, PluginError> {
     let exports: Vec<String> = component
         .component_type()
         .exports(engine)
@@ -154,12 +193,18 @@ fn check_contract(path: &Path, engine: &Engine, component: &Component) -> Result
             expected: CONTRACT_VERSION,
         });
     }
-    let missing: Vec<&str> = DNS_PROVIDER_EXPORTS
-        .into_iter()
+    let is_vendor = ours.iter().any(|(name, _)| *name == "vendor-profiles");
+    let wanted: &[&str] = match is_vendor {
+        true => &CA_VENDOR_EXPORTS,
+        false => &DNS_PROVIDER_EXPORTS,
+    };
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
         .filter(|wanted| !ours.iter().any(|(name, _)| name == wanted))
         .collect();
     if missing.is_empty() {
-        return Ok(());
+        return Ok(is_vendor);
     }
     let reason = format!(
         "it does not export {PACKAGE}/{{{}}}@{CONTRACT_VERSION} (it exports: {})",
@@ -179,7 +224,7 @@ fn check_contract(path: &Path, engine: &Engine, component: &Component) -> Result
 /// Calls the plugin's `metadata` export and checks what it says.
 fn metadata(
     path: &Path,
-    pre: &DnsProviderPre<CallState>,
+    pre: &PluginPre,
     limits: &PluginLimits,
     sha256: &str,
 ) -> Result<PluginInfo, PluginError> {
@@ -193,12 +238,20 @@ fn metadata(
         ..*limits
     };
     let state = CallState::new("", Arc::new(Provider::loading()), limits, None);
-    let meta = call::run(pre, state, limits, |plugin, store| {
-        plugin
-            .certkeeper_plugin_metadata()
-            .call_metadata(store)
-            .map(Ok)
-    })
+    let meta = match pre {
+        PluginPre::Dns(dns) => call::run(dns, state, limits, |plugin, store| {
+            plugin
+                .certkeeper_plugin_metadata()
+                .call_metadata(store)
+                .map(Ok)
+        }),
+        PluginPre::Vendor(vendor) => call::run(vendor, state, limits, |plugin, store| {
+            plugin
+                .certkeeper_plugin_metadata()
+                .call_metadata(store)
+                .map(Ok)
+        }),
+    }
     .map_err(|failure| match failure {
         CallFailure::Host(fault) => bad(format!("the metadata call {fault}")),
         CallFailure::Provider(error) => bad(error.to_string()),
@@ -221,7 +274,7 @@ fn metadata(
 
     Ok(PluginInfo {
         name: meta.name,
-        kind: "dns-provider".into(),
+        kind: pre.kind().into(),
         version: meta.version,
         contract_version: meta.contract_version,
         file: path.to_owned(),

@@ -261,6 +261,8 @@ pub enum Operation {
     FindZone,
     /// `test-connection`.
     TestConnection,
+    /// `fetch-eab`, of a `ca-vendor`.
+    FetchEab,
 }
 
 impl fmt::Display for Operation {
@@ -271,6 +273,7 @@ impl fmt::Display for Operation {
             Self::Cleanup => "cleanup",
             Self::FindZone => "find-zone",
             Self::TestConnection => "test-connection",
+            Self::FetchEab => "fetch-eab",
         })
     }
 }

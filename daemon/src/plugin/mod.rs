@@ -21,6 +21,7 @@ mod host_http;
 mod host_log;
 mod provider;
 mod reload;
+mod vendor;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,7 @@ pub use component::PluginInfo;
 pub use error::{HostFault, Operation, PluginCallError, PluginError, ProviderError};
 pub use provider::{DEFAULT_SECRET_SETTINGS, ProviderConfig};
 pub use reload::FileChange;
+pub use vendor::{VendorEab, VendorProfile};
 pub use watch::PluginWatcher;
 
 use answer::zone_holds;
@@ -119,6 +121,7 @@ impl PluginHost {
         for config in providers {
             host.add_provider(config)?;
         }
+        crate::acme::vendor_registry::register(&host.vendor_profiles());
         let (plugins, providers) = (host.read_plugins().len(), host.providers.len());
         info!(dir = %dir.display(), plugins, providers, "plugins loaded");
         Ok(host)
@@ -302,6 +305,28 @@ impl PluginHost {
         operation: Operation,
         f: impl FnOnce(&DnsProvider, &mut Store<CallState>) -> CallResult<R> + Send + 'static,
     ) -> Result<R, PluginCallError> {
+        self.call_with(name, operation, move |plugin, state, limits| {
+            let component::PluginPre::Dns(pre) = &plugin.pre else {
+                let why = format!(
+                    "plugin {} is a ca-vendor, not a DNS provider",
+                    plugin.info.name
+                );
+                return Err(CallFailure::Host(HostFault::Instantiate(why)));
+            };
+            call::run(pre, state, limits, f)
+        })
+        .await
+    }
+
+    /// As [`Self::call`], with `run` choosing the world and the export to call.
+    async fn call_with<R: Send + 'static>(
+        &self,
+        name: &str,
+        operation: Operation,
+        run: impl FnOnce(&LoadedPlugin, CallState, &PluginLimits) -> Result<R, CallFailure>
+        + Send
+        + 'static,
+    ) -> Result<R, PluginCallError> {
         let unknown = || PluginCallError::UnknownProvider(name.to_owned());
         let provider = self.providers.get(name).cloned().ok_or_else(unknown)?;
         let plugin_name = provider.config.plugin.clone();
@@ -335,7 +360,7 @@ impl PluginHost {
                 let _entered = span.enter();
                 let plugin = plugin?;
                 let state = CallState::new(&plugin.info.name, provider, &limits, Some(access));
-                call::run(&plugin.pre, state, &limits, f)
+                run(&plugin, state, &limits)
             }
         });
         // N.B. the epoch cannot interrupt a plugin while it waits inside a host call (a WASI

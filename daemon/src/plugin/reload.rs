@@ -122,7 +122,11 @@ impl PluginHost {
                 });
             }
         }
-        Ok(plugins.insert(plugin.info.name.clone(), Arc::new(plugin)))
+        let replaced = plugins.insert(plugin.info.name.clone(), Arc::new(plugin));
+        drop(plugins);
+        // A new or changed `ca-vendor` plugin's profiles answer from now on.
+        crate::acme::vendor_registry::register(&self.vendor_profiles());
+        Ok(replaced)
     }
 
     /// Unloads plugin `name` unless a provider uses it.

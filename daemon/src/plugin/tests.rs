@@ -5,6 +5,8 @@
 
 mod hostile;
 mod reload;
+mod vendor;
+mod vendor_eab;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
