@@ -35,7 +35,7 @@ cat >"$CONFIG" <<TOML
 # Written by scripts/demo.sh: certkeeper against the local peers of scripts/peers.sh.
 store = "$DEMO/certkeeper.redb"
 admin_socket = "$DEMO/admin.sock"
-plugin_dir = "$CERTKEEPER_ROOT/target/wasm32-wasip2/plugin"
+plugin_dir = "$CERTKEEPER_ROOT/target/plugins"   # shipped plugins only (scripts/build-plugins.sh)
 
 [http01]
 listen = ["127.0.0.1:5002"]          # pebble's VA connects to port 5002
