@@ -1,34 +1,15 @@
 //! kill -9 at the steps of an order where state is most spread out: once the challenge record is
 //! presented at a DNS provider (the kill may land before or after the CA validated it), and after
-//! the order was finalized. After a restart every
-//! order completes, and no challenge record is left in DNS.
+//! the order was finalized. After a restart every order completes, and no challenge record is
+//! left in DNS.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
 
+/// The TXT values PowerDNS serves for `name`.
 fn served(name: &str) -> Vec<String> {
-    let server = peer("CERTKEEPER_TEST_PDNS_DNS");
-    let (host, port) = server.rsplit_once(':').expect("host:port");
-    let out = Command::new("dig")
-        .args([
-            &format!("@{host}"),
-            "-p",
-            port,
-            "+short",
-            "+norec",
-            "+time=2",
-            "+tries=1",
-            "TXT",
-            name,
-        ])
-        .output()
-        .expect("dig runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim_matches('"').to_owned())
-        .collect()
+    dig_txt(&peer("CERTKEEPER_TEST_PDNS_DNS"), name)
 }
 
 #[test]

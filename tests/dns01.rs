@@ -1,34 +1,11 @@
 //! DNS-01 issuance three ways: certkeeper's own authoritative server (delegated), the WASM
 //! PowerDNS plugin against a real PowerDNS, and a record the operator creates by hand.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::support::*;
-
-fn dig_txt(server: &str, name: &str) -> Vec<String> {
-    let (host, port) = server.rsplit_once(':').expect("host:port");
-    let out = Command::new("dig")
-        .args([
-            &format!("@{host}"),
-            "-p",
-            port,
-            "+short",
-            "+norec",
-            "+time=2",
-            "+tries=1",
-            "TXT",
-            name,
-        ])
-        .output()
-        .expect("dig runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim_matches('"').to_owned())
-        .collect()
-}
 
 fn pdns_patch(body: &str) {
     let url = format!(

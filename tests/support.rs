@@ -378,3 +378,26 @@ pub fn sorted_names(cert: &Value) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The TXT values `server` (host:port) answers for `name`, asked without recursion.
+pub fn dig_txt(server: &str, name: &str) -> Vec<String> {
+    let (host, port) = server.rsplit_once(':').expect("host:port");
+    let out = Command::new("dig")
+        .args([
+            &format!("@{host}"),
+            "-p",
+            port,
+            "+short",
+            "+norec",
+            "+time=2",
+            "+tries=1",
+            "TXT",
+            name,
+        ])
+        .output()
+        .expect("dig runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_matches('"').to_owned())
+        .collect()
+}
