@@ -6,6 +6,9 @@
 #   pebble        ACME https://127.0.0.1:14000/dir, management https://127.0.0.1:15000
 #   pebble-eab    same, EAB required: https://127.0.0.1:14100/dir, management :15100
 #   pebble-short  same, issuing 40-second certificates (renewal tests): :14300, management :15300
+#   pebble-faulty same, with pebble's own faults on (hostile-CA tests): :14200, management :15200;
+#                 half of all good nonces are rejected with badNonce (PEBBLE_WFE_NONCEREJECT=50)
+#                 and the VA sleeps 0-15 s before each validation (no PEBBLE_VA_NOSLEEP)
 #
 # The pebbles validate HTTP-01 on port 5002 and TLS-ALPN-01 on port 5001 of whatever the
 # name resolves to (127.0.0.1), so tests that answer challenges must take turns.
@@ -23,11 +26,11 @@ PDNS_KEY=test-api-key
 PDNS_API=http://127.0.0.1:8081
 ZONE=example.test.
 CHALLENGE_DNS=127.0.0.1#5353   # certkeeper's own authoritative DNS server in tests and the demo
-SERVICES=(pdns dnsmasq pebble pebble-eab pebble-short)   # start order; stop goes in reverse
+SERVICES=(pdns dnsmasq pebble pebble-eab pebble-short pebble-faulty)   # start order; stop goes in reverse
 
 # tcp/udp ports each service binds (checked free before it starts).
-declare -A TCP_PORTS=([pdns]="5300 8081" [dnsmasq]=5399 [pebble]="14000 15000" [pebble-eab]="14100 15100" [pebble-short]="14300 15300")
-declare -A UDP_PORTS=([pdns]=5300 [dnsmasq]=5399 [pebble]="" [pebble-eab]="" [pebble-short]="")
+declare -A TCP_PORTS=([pdns]="5300 8081" [dnsmasq]=5399 [pebble]="14000 15000" [pebble-eab]="14100 15100" [pebble-short]="14300 15300" [pebble-faulty]="14200 15200")
+declare -A UDP_PORTS=([pdns]=5300 [dnsmasq]=5399 [pebble]="" [pebble-eab]="" [pebble-short]="" [pebble-faulty]="")
 
 pidfile() { echo "$DIR/$1.pid"; }
 logfile() { echo "$DIR/$1/$1.log"; }
@@ -192,9 +195,13 @@ ensure_tls() {
     -CAcreateserial -days 3650 -extfile "$d/tls-leaf.ext" -out "$d/tls-cert.pem" 2>/dev/null
 }
 
-# start_pebble NAME ACME_PORT MGMT_PORT EAB(true|false) [VALIDITY_SECONDS]
+# start_pebble NAME ACME_PORT MGMT_PORT EAB(true|false) [VALIDITY_SECONDS] [faulty]
+# "faulty" turns pebble's own fault switches on: badNonce for half of all good nonces and the
+# VA's random 0-15 s sleep before each validation. The other pebbles have both off.
 start_pebble() {
   local name="$1" port="$2" mgmt="$3" eab="$4" d="$DIR/$1" keys="" validity=""
+  local knobs=(PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0)
+  [ "${6:-}" = faulty ] && knobs=(PEBBLE_WFE_NONCEREJECT=50 PEBBLE_AUTHZREUSE=0)
   [ -n "${5:-}" ] && validity=",
     \"certificateValidityPeriod\": $5"
   mkdir -p "$d"
@@ -222,8 +229,7 @@ EOF
   # A clean environment: no stray PEBBLE_* knob from the caller changes the tests' CA.
   # -strict=false needs the "=": with a space Go's flag parser stops there (PEERS.md).
   # Run from $d: pebble's defaults are paths relative to the cwd.
-  launch "$name" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+  launch "$name" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${knobs[@]}" \
     /usr/bin/pebble -config "$d/pebble-config.json" -dnsserver 127.0.0.1:5399 -strict=false
   wait_for "$name" "https://127.0.0.1:$port/dir" \
     curl -fsS --max-time 2 --cacert "$DIR/tls/tls-ca.pem" "https://127.0.0.1:$port/dir"
@@ -239,6 +245,8 @@ CERTKEEPER_TEST_PEBBLE_EAB_DIRECTORY https://127.0.0.1:14100/dir
 CERTKEEPER_TEST_PEBBLE_EAB_MGMT https://127.0.0.1:15100
 CERTKEEPER_TEST_PEBBLE_SHORT_DIRECTORY https://127.0.0.1:14300/dir
 CERTKEEPER_TEST_PEBBLE_SHORT_MGMT https://127.0.0.1:15300
+CERTKEEPER_TEST_PEBBLE_FAULTY_DIRECTORY https://127.0.0.1:14200/dir
+CERTKEEPER_TEST_PEBBLE_FAULTY_MGMT https://127.0.0.1:15200
 CERTKEEPER_TEST_PEBBLE_TLS_CA $DIR/tls/tls-ca.pem
 CERTKEEPER_TEST_PDNS_API $PDNS_API
 CERTKEEPER_TEST_PDNS_KEY $PDNS_KEY
@@ -258,6 +266,7 @@ start_one() {
     pebble) start_pebble pebble 14000 15000 false ;;
     pebble-eab) start_pebble pebble-eab 14100 15100 true ;;
     pebble-short) start_pebble pebble-short 14300 15300 false 40 ;;
+    pebble-faulty) start_pebble pebble-faulty 14200 15200 false "" faulty ;;
   esac
   log "$1: up (pid $(cat "$(pidfile "$1")"), $((SECONDS - t0)) s)"
 }

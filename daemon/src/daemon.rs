@@ -42,7 +42,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         propagation,
         endpoints(&config),
         zones,
-    ));
+    )
+    .with_limits(config.acme.clone()));
 
     let http01 = match &config.http01 {
         Some(h) => Some(Http01Server::spawn(&h.listen, Arc::clone(&board)).await?),

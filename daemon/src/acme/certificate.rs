@@ -1,5 +1,7 @@
 //! Reading an issued chain: the names, issuer and validity the CLI shows, and the check that
-//! the certificate really is for the CSR's key before anything is stored or deployed.
+//! the certificate really is for the CSR's key and names before anything is stored or deployed.
+
+use std::collections::BTreeSet;
 
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509CertificationRequest};
@@ -8,26 +10,74 @@ use super::csr;
 use super::engine::EngineError;
 use crate::store::{CertificateRecord, CsrRecord, OrderRecord, new_id, now};
 
-/// Turn a downloaded PEM chain into a certificate record, refusing one whose public key is not
-/// the CSR's.
+/// A chain the CA sent that certkeeper refuses to store; the order it came for is failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateError {
+    /// The download is not PEM, or holds no certificate.
+    #[error("order {order}: CA {ca} sent no usable PEM certificate chain: {message}")]
+    NotPem {
+        /// Our order id.
+        order: String,
+        /// The CA's name.
+        ca: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The leaf certifies another public key than the CSR's.
+    #[error(
+        "order {order}: CA {ca} sent a certificate for another public key than CSR {csr}'s; \
+         it was not stored"
+    )]
+    WrongKey {
+        /// Our order id.
+        order: String,
+        /// The CA's name.
+        ca: String,
+        /// The CSR's id.
+        csr: String,
+    },
+    /// The leaf names other DNS names than the CSR asked for.
+    #[error(
+        "order {order}: CA {ca} sent a certificate for {got:?} but CSR {csr} asked for {want:?}; \
+         it was not stored"
+    )]
+    WrongNames {
+        /// Our order id.
+        order: String,
+        /// The CA's name.
+        ca: String,
+        /// The CSR's id.
+        csr: String,
+        /// The names the CSR asked for.
+        want: Vec<String>,
+        /// The names in the certificate.
+        got: Vec<String>,
+    },
+}
+
+/// Turn a chain downloaded from CA `ca` into a certificate record, refusing one whose public key
+/// or DNS names are not the CSR's.
 pub(super) fn parse(
     order: &OrderRecord,
     csr_record: &CsrRecord,
     chain_pem: String,
+    ca: &str,
 ) -> Result<CertificateRecord, EngineError> {
-    let blocks = pem::parse_many(chain_pem.as_bytes()).map_err(|e| {
-        EngineError::Validation(format!("the CA sent a chain that is not PEM: {e}"))
-    })?;
+    let not_pem = |message: String| CertificateError::NotPem {
+        order: order.id.clone(),
+        ca: ca.to_owned(),
+        message,
+    };
+    let blocks = pem::parse_many(chain_pem.as_bytes()).map_err(|e| not_pem(e.to_string()))?;
     let leaf_der = blocks
         .first()
         .filter(|b| b.tag() == "CERTIFICATE")
-        .ok_or_else(|| EngineError::Validation("the CA sent no certificate".into()))?
+        .ok_or_else(|| not_pem("no CERTIFICATE block first".into()))?
         .contents()
         .to_vec();
-    let (_, leaf) = X509Certificate::from_der(&leaf_der).map_err(|e| {
-        EngineError::Validation(format!("the CA's certificate does not parse: {e}"))
-    })?;
-    check_key_matches(&leaf, csr_record)?;
+    let (_, leaf) = X509Certificate::from_der(&leaf_der)
+        .map_err(|e| not_pem(format!("the leaf does not parse: {e}")))?;
+    check_matches_csr(&leaf, csr_record, order, ca)?;
 
     Ok(CertificateRecord {
         id: new_id(),
@@ -49,19 +99,39 @@ pub(super) fn parse(
     })
 }
 
-fn check_key_matches(
+/// The leaf must certify the CSR's key for exactly the CSR's DNS names (RFC 8555 §7.4: the CA
+/// issues for the identifiers of the order, which are the CSR's).
+fn check_matches_csr(
     leaf: &X509Certificate<'_>,
     csr_record: &CsrRecord,
+    order: &OrderRecord,
+    ca: &str,
 ) -> Result<(), EngineError> {
     let der = csr::der_of(csr_record)?;
     let (_, request) = X509CertificationRequest::from_der(&der).map_err(|e| {
         EngineError::Validation(format!("stored CSR {} does not parse: {e}", csr_record.id))
     })?;
-    let want = request.certification_request_info.subject_pki.raw;
-    if leaf.public_key().raw != want {
-        return Err(EngineError::Validation(
-            "the CA's certificate is not for the CSR's key; it was not stored".into(),
-        ));
+    if leaf.public_key().raw != request.certification_request_info.subject_pki.raw {
+        return Err(CertificateError::WrongKey {
+            order: order.id.clone(),
+            ca: ca.to_owned(),
+            csr: csr_record.id.clone(),
+        }
+        .into());
+    }
+    let lower = |names: &[String]| -> BTreeSet<String> {
+        names.iter().map(|n| n.to_ascii_lowercase()).collect()
+    };
+    let got = leaf_names(leaf);
+    if lower(&got) != lower(&csr_record.names) {
+        return Err(CertificateError::WrongNames {
+            order: order.id.clone(),
+            ca: ca.to_owned(),
+            csr: csr_record.id.clone(),
+            want: csr_record.names.clone(),
+            got,
+        }
+        .into());
     }
     Ok(())
 }

@@ -66,7 +66,7 @@ pub enum AcmeError {
 impl CaEndpoint {
     /// The HTTPS client for this CA (trusting only `tls_root` when one is set).
     pub(crate) fn http(&self) -> Result<CaHttp, AcmeError> {
-        CaHttp::new(self.tls_root.as_deref()).map_err(|message| AcmeError::TlsRoot {
+        CaHttp::new(&self.name, self.tls_root.as_deref()).map_err(|message| AcmeError::TlsRoot {
             ca: self.name.clone(),
             path: self.tls_root.clone().unwrap_or_default(),
             message,
@@ -111,11 +111,17 @@ impl CaEndpoint {
             terms_of_service_agreed: agree_tos,
             only_return_existing: false,
         };
-        let builder = self.builder()?;
-        let (account, credentials) = builder
-            .create(&new, self.directory.clone(), eab.map(|e| e.key()).as_ref())
-            .await
-            .map_err(|e| self.ca_error(e))?;
+        // A tls_root that cannot be used is reported as itself, not as the CA's failure.
+        self.http()?;
+        let created = super::nonce::retry_bad_nonce(&self.name, "new-account", || async {
+            let builder = self.builder().map_err(|e| instant_acme::Error::Other(e.into()))?;
+            let key = eab.map(|e| e.key());
+            builder
+                .create(&new, self.directory.clone(), key.as_ref())
+                .await
+        })
+        .await;
+        let (account, credentials) = created.map_err(|e| self.ca_error(e))?;
         let record = AccountRecord {
             id: new_id(),
             name: name.to_owned(),

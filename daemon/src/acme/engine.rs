@@ -7,9 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use instant_acme::{Account, Identifier, NewOrder, OrderStatus as AcmeStatus, RetryPolicy};
+use instant_acme::{Account, Identifier, NewOrder, OrderStatus as AcmeStatus};
 use serde::{Deserialize, Serialize};
 use tracing::{Instrument, info, info_span, warn};
 
@@ -87,6 +86,28 @@ pub enum EngineError {
     /// Validation did not succeed.
     #[error("{0}")]
     Validation(String),
+    /// The CA's certificate does not match the CSR; the order is failed.
+    #[error(transparent)]
+    Certificate(#[from] super::certificate::CertificateError),
+    /// The CA did not finish the order in the configured time.
+    #[error(transparent)]
+    Stuck(#[from] super::poll::StuckOrder),
+}
+
+impl EngineError {
+    /// Whether this error ends its order: it is marked invalid and no longer polled.
+    pub fn ends_order(&self) -> bool {
+        match self {
+            Self::Certificate(_) => true,
+            Self::Stuck(stuck) => stuck.ends_order(),
+            _ => false,
+        }
+    }
+
+    /// Whether the CA kept rejecting nonces (worth starting the operation again).
+    pub fn is_bad_nonce(&self) -> bool {
+        matches!(self, Self::Acme(AcmeError::Ca { source, .. }) if super::nonce::is_bad_nonce(source))
+    }
 }
 
 /// The engine shared by the admin API and the drivers.
@@ -97,6 +118,7 @@ pub struct Engine {
     pub(super) propagation: Arc<PropagationChecker>,
     pub(super) builtin_zones: Vec<String>,
     pub(super) dns_ttl: u32,
+    pub(super) limits: super::poll::AcmeLimits,
     cas: Vec<CaEndpoint>,
     pub(super) accounts: tokio::sync::Mutex<HashMap<String, Account>>,
     driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
@@ -120,10 +142,17 @@ impl Engine {
             propagation,
             builtin_zones,
             dns_ttl: 60,
+            limits: super::poll::AcmeLimits::default(),
             cas,
             accounts: tokio::sync::Mutex::new(HashMap::new()),
             driving: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Use these bounds on waiting for CAs (the `[acme]` section) instead of the defaults.
+    pub fn with_limits(mut self, limits: super::poll::AcmeLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The store, for read-only listings.
@@ -213,7 +242,10 @@ impl Engine {
             super::profiles::check_profile(&endpoint.name, handle.profiles(), profile)?;
             new_order = new_order.profile(profile);
         }
-        let placed = handle.new_order(&new_order).await;
+        let placed = super::nonce::retry_bad_nonce(&endpoint.name, "new-order", || {
+            handle.new_order(&new_order)
+        })
+        .await;
         crate::metrics::acme_result(&endpoint.name, "new-order", &placed);
         let order = placed.map_err(|e| endpoint.ca_error(e))?;
 
@@ -493,11 +525,13 @@ impl Engine {
     /// Drive an order; when that fails, record why and what the CA now says about the order, so
     /// a rejected order shows `invalid` instead of staying `pending`.
     async fn run_driver(&self, id: &str) {
-        let Err(error) = self.drive(id).await else {
+        let Err(error) = self.drive_through_bad_nonces(id).await else {
             return;
         };
         warn!(%error, "order stopped");
         let status = match self.order(id) {
+            // N.B. an order we gave up on is not asked about again: it is already invalid.
+            Ok(_) if error.ends_order() => Some(OrderStatus::Invalid),
             Ok(record) => self.fetch_status(&record).await.ok(),
             Err(_) => None,
         };
@@ -512,7 +546,7 @@ impl Engine {
         });
     }
 
-    async fn drive(&self, id: &str) -> Result<(), EngineError> {
+    pub(super) async fn drive(&self, id: &str) -> Result<(), EngineError> {
         let record = self.store.require::<OrderRecord>(id)?;
         if record.hidden {
             return Ok(());
@@ -614,7 +648,24 @@ impl Engine {
         self.collect(record, order).await
     }
 
+    /// Wait for the certificate and store it; an order whose certificate is refused, or which
+    /// stays `processing` too long, is marked invalid with the reason.
     async fn collect(
+        &self,
+        record: &OrderRecord,
+        order: &mut instant_acme::Order,
+    ) -> Result<(), EngineError> {
+        let result = self.collect_chain(record, order).await;
+        if let Err(error) = &result {
+            if error.ends_order() {
+                warn!(%error, "order failed");
+                self.set_status(&record.id, OrderStatus::Invalid, Some(error.to_string()))?;
+            }
+        }
+        result
+    }
+
+    async fn collect_chain(
         &self,
         record: &OrderRecord,
         order: &mut instant_acme::Order,
@@ -624,13 +675,17 @@ impl Engine {
             return self.set_status(&record.id, OrderStatus::Valid, None);
         }
         let ca = self.ca_of(record)?;
-        let policy = RetryPolicy::new().timeout(Duration::from_secs(300));
-        let chain = order
-            .poll_certificate(&policy)
+        let polled = super::poll::Polled {
+            order: &record.id,
+            ca: &ca.name,
+        };
+        let chain = self
+            .limits
+            .poll_certificate(order, &polled)
             .await
-            .map_err(|e| ca.ca_error(e))?;
+            .map_err(|failure| failure.into_engine_error(&ca))?;
         let csr = self.store.require::<CsrRecord>(&record.csr_id)?;
-        let cert = super::certificate::parse(record, &csr, chain)?;
+        let cert = super::certificate::parse(record, &csr, chain, &ca.name)?;
         self.store.put(&cert)?;
         self.store.update::<OrderRecord>(&record.id, |o| {
             o.status = OrderStatus::Valid;

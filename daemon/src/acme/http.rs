@@ -42,6 +42,8 @@ const QUOTE_LIMIT: usize = 200;
 /// An HTTPS client for one CA that remembers the last response body per URL.
 #[derive(Clone)]
 pub(crate) struct CaHttp {
+    /// The CA's configured name, for the badNonce count.
+    ca: Arc<str>,
     inner: HyperClient<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>,
     kept: Arc<Mutex<HashMap<String, Bytes>>>,
 }
@@ -67,8 +69,9 @@ pub(crate) struct DirectoryMeta {
 }
 
 impl CaHttp {
-    /// A client trusting only the PEM roots in `tls_root`, or the system's roots without one.
-    pub(crate) fn new(tls_root: Option<&Path>) -> Result<Self, String> {
+    /// A client for CA `ca` trusting only the PEM roots in `tls_root`, or the system's roots
+    /// without one.
+    pub(crate) fn new(ca: &str, tls_root: Option<&Path>) -> Result<Self, String> {
         let builder = match tls_root {
             Some(path) => HttpsConnectorBuilder::new().with_tls_config(
                 rustls::ClientConfig::builder()
@@ -81,6 +84,7 @@ impl CaHttp {
         };
         let connector = builder.https_only().enable_http1().build();
         Ok(Self {
+            ca: ca.into(),
             inner: HyperClient::builder(TokioExecutor::new()).build(connector),
             kept: Arc::default(),
         })
@@ -126,6 +130,7 @@ impl HttpClient for CaHttp {
         let method = req.method().clone();
         let pending = self.inner.request(req);
         let kept = Arc::clone(&self.kept);
+        let ca = Arc::clone(&self.ca);
         Box::pin(async move {
             let response = tokio::time::timeout(REQUEST_TIMEOUT, pending)
                 .await
@@ -138,6 +143,9 @@ impl HttpClient for CaHttp {
                 .map_err(|e| instant_acme::Error::Other(Box::new(e)))?
                 .to_bytes();
             check(&url, &method, &parts, &bytes)?;
+            if parts.status == hyper::StatusCode::BAD_REQUEST && super::nonce::body_is_bad_nonce(&bytes) {
+                super::nonce::record_rejection(&ca, &url);
+            }
             if bytes.len() <= MAX_KEPT {
                 kept.lock()
                     .expect("kept-body map poisoned only by a panic")
@@ -241,6 +249,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("empty.pem");
         std::fs::write(&path, "nothing here").unwrap();
-        assert!(CaHttp::new(Some(&path)).is_err());
+        assert!(CaHttp::new("test", Some(&path)).is_err());
     }
 }

@@ -10,6 +10,8 @@ mod eab;
 mod engine;
 mod http;
 mod names;
+mod nonce;
+mod poll;
 mod profiles;
 mod revoke;
 mod validation;
@@ -25,6 +27,7 @@ pub use client::{AcmeError, CaEndpoint};
 pub use eab::{EabCredentials, EabError};
 pub(crate) use engine::normalize_names;
 pub use engine::{Engine, EngineError, NewOrderRequest};
+pub use poll::{AcmeLimits, StuckOrder};
 pub use names::{NameError, challenge_record_name, validate_domain, validate_email};
 
 /// Key type of a certificate's private key.

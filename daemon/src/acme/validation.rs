@@ -2,9 +2,7 @@
 //! answer (HTTP-01 board, built-in DNS, a provider plugin, or the operator by hand), wait until
 //! it can be seen where the CA will look, tell the CA, and take the answers down afterwards.
 
-use std::time::Duration;
-
-use instant_acme::{AuthorizationStatus, ChallengeType, RetryPolicy};
+use instant_acme::{AuthorizationStatus, ChallengeStatus as AcmeChallengeStatus, ChallengeType};
 use tracing::{info, warn};
 
 use super::engine::{Engine, EngineError, convert_status};
@@ -41,11 +39,16 @@ impl Engine {
         }
 
         self.set_ready(record, order, kind).await?;
-        let policy = RetryPolicy::new().timeout(Duration::from_secs(180));
-        let status = order
-            .poll_ready(&policy)
+        let ca = self.ca_of(record)?;
+        let polled = super::poll::Polled {
+            order: &record.id,
+            ca: &ca.name,
+        };
+        let status = self
+            .limits
+            .poll_ready(order, &polled)
             .await
-            .map_err(|e| self.ca_failure(record, e))?;
+            .map_err(|failure| failure.into_engine_error(&ca))?;
         self.settle(record, order, &records, convert_status(status))
             .await?;
         self.cleanup_order(&record.id).await;
@@ -189,6 +192,11 @@ impl Engine {
             let Some(mut challenge) = authz.challenge(challenge_type(kind)) else {
                 continue;
             };
+            // N.B. a challenge already being validated is left alone: driving an order again
+            // (after a restart or a badNonce) must not ask twice, which CAs refuse.
+            if challenge.status != AcmeChallengeStatus::Pending {
+                continue;
+            }
             challenge
                 .set_ready()
                 .await

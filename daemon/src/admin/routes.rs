@@ -217,6 +217,7 @@ pub(super) fn fail(error: EngineError) -> (StatusCode, String) {
         EngineError::Store(crate::store::StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
         EngineError::State(_) => StatusCode::CONFLICT,
         EngineError::Acme(_) | EngineError::Validation(_) => StatusCode::BAD_GATEWAY,
+        EngineError::Certificate(_) | EngineError::Stuck(_) => StatusCode::BAD_GATEWAY,
         EngineError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     (status, error.to_string())

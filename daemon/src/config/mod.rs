@@ -55,6 +55,9 @@ pub struct Config {
     /// Certificates the daemon keeps issued.
     #[serde(default, rename = "certificate")]
     pub certificates: Vec<CertificateConfig>,
+    /// How long the engine waits for CAs (`Retry-After` cap, validation and processing bounds).
+    #[serde(default)]
+    pub acme: crate::acme::AcmeLimits,
     /// How renewal is scheduled.
     #[serde(default)]
     pub renewal: crate::schedule::RenewalConfig,

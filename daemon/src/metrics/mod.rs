@@ -59,6 +59,14 @@ pub fn acme_result<T, E>(ca: &str, op: &str, outcome: &Result<T, E>) {
     acme_request(ca, op, if outcome.is_ok() { "ok" } else { "error" });
 }
 
+/// Count one nonce CA `ca` rejected with `badNonce` (each is signed again with a fresh nonce).
+pub fn acme_bad_nonce(ca: &str) {
+    bump(
+        "certkeeper_acme_bad_nonce_total",
+        vec![("ca", ca.into())],
+    );
+}
+
 /// Count one DNS query the built-in server answered, by its response code.
 pub fn dns_query_answered(rcode: &str) {
     bump(
