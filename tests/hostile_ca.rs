@@ -7,18 +7,32 @@ use std::process::{Child, Command, Stdio};
 use crate::support::*;
 
 /// The fake CA from tests/fakes/hostile_acme.py, killed when dropped.
-struct HostileCa {
+pub(crate) struct HostileCa {
     child: Child,
     port: u16,
+    log_dir: tempfile::TempDir,
+}
+
+/// One request the fake CA answered, from its own log.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    /// When the fake answered, in seconds since the epoch.
+    pub(crate) t: f64,
+    /// HTTP method.
+    pub(crate) method: String,
+    /// Request path.
+    pub(crate) path: String,
 }
 
 impl HostileCa {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let tls = pebble_tls_ca().parent().expect("tls dir").to_owned();
+        let log_dir = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new("python3")
             .arg(workspace_root().join("tests/fakes/hostile_acme.py"))
             .arg(tls.join("tls-cert.pem"))
             .arg(tls.join("tls-key.pem"))
+            .arg(log_dir.path().join("requests.jsonl"))
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs");
@@ -27,11 +41,50 @@ impl HostileCa {
             .read_line(&mut line)
             .expect("port line");
         let port = line.trim().parse().expect("the fake prints its port");
-        Self { child, port }
+        Self {
+            child,
+            port,
+            log_dir,
+        }
     }
 
-    fn directory(&self, behaviour: &str) -> String {
+    pub(crate) fn directory(&self, behaviour: &str) -> String {
         format!("https://127.0.0.1:{}/{behaviour}/dir", self.port)
+    }
+
+    /// A `[[ca]]` section for `behaviour`, named after it.
+    pub(crate) fn ca_section(&self, behaviour: &str) -> String {
+        format!(
+            "\n[[ca]]\nname = \"{behaviour}\"\ndirectory = \"{}\"\ntls_root = \"{}\"\n",
+            self.directory(behaviour),
+            pebble_tls_ca().display()
+        )
+    }
+
+    /// Every request answered so far, oldest first.
+    pub(crate) fn requests(&self) -> Vec<Seen> {
+        let text =
+            std::fs::read_to_string(self.log_dir.path().join("requests.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).expect("log line is JSON");
+                Seen {
+                    t: v["t"].as_f64().expect("t"),
+                    method: v["method"].as_str().expect("method").to_owned(),
+                    path: v["path"].as_str().expect("path").to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    /// The times of the POSTs to the URL path of `order_url`.
+    pub(crate) fn polls_of(&self, order_url: &str) -> Vec<f64> {
+        let path = order_url.splitn(4, '/').nth(3).expect("URL with a path");
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == format!("/{path}"))
+            .map(|r| r.t)
+            .collect()
     }
 }
 
@@ -47,14 +100,9 @@ fn garbage_from_a_ca_is_a_clear_error_and_nothing_is_stored() {
     let _turn = pebble_turn();
     require_pebble();
     let ca = HostileCa::start();
-    let mut extra = String::new();
-    for behaviour in ["500", "garbage", "badacct", "ratelimit"] {
-        extra.push_str(&format!(
-            "\n[[ca]]\nname = \"{behaviour}\"\ndirectory = \"{}\"\ntls_root = \"{}\"\n",
-            ca.directory(behaviour),
-            pebble_tls_ca().display()
-        ));
-    }
+    let extra: String = ["500", "garbage", "badacct", "ratelimit"]
+        .map(|behaviour| ca.ca_section(behaviour))
+        .concat();
     let daemon = Daemon::start(|dir| base_config(dir, &extra));
     daemon.wait_for_account("main");
     let before = daemon.json(&["account", "list"]);

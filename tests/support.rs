@@ -29,6 +29,9 @@ pub fn peer(var: &str) -> String {
         "CERTKEEPER_TEST_PEBBLE_EAB_DIRECTORY" => "https://127.0.0.1:14100/dir",
         "CERTKEEPER_TEST_PEBBLE_SHORT_DIRECTORY" => "https://127.0.0.1:14300/dir",
         "CERTKEEPER_TEST_PEBBLE_EAB_MGMT" => "https://127.0.0.1:15100",
+        "CERTKEEPER_TEST_PEBBLE_SHORT_MGMT" => "https://127.0.0.1:15300",
+        "CERTKEEPER_TEST_PEBBLE_FAULTY_DIRECTORY" => "https://127.0.0.1:14200/dir",
+        "CERTKEEPER_TEST_PEBBLE_FAULTY_MGMT" => "https://127.0.0.1:15200",
         "CERTKEEPER_TEST_PDNS_API" => "http://127.0.0.1:8081",
         "CERTKEEPER_TEST_PDNS_KEY" => "test-api-key",
         "CERTKEEPER_TEST_PDNS_DNS" => "127.0.0.1:5300",
@@ -149,6 +152,16 @@ agree_tos = true
         directory = peer("CERTKEEPER_TEST_PEBBLE_DIRECTORY"),
         tls_ca = pebble_tls_ca().display(),
     )
+}
+
+/// `base_config` without the `main` account at pebble, for tests that talk to other CAs only
+/// (so they neither wait for nor depend on the shared pebble).
+pub fn config_without_main_account(dir: &Path, extra: &str) -> String {
+    let main = "[[account]]\nname = \"main\"\nca = \"pebble\"\nemail = \"ops@example.test\"\n\
+                agree_tos = true\n";
+    let config = base_config(dir, extra);
+    assert!(config.contains(main), "base_config's main account changed");
+    config.replacen(main, "", 1)
 }
 
 /// The PowerDNS provider instance section.

@@ -35,15 +35,17 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .as_ref()
         .map(|d| d.zones.clone())
         .unwrap_or_default();
-    let engine = Arc::new(Engine::new(
-        store,
-        Arc::clone(&board),
-        Arc::clone(&plugins),
-        propagation,
-        endpoints(&config),
-        zones,
-    )
-    .with_limits(config.acme.clone()));
+    let engine = Arc::new(
+        Engine::new(
+            store,
+            Arc::clone(&board),
+            Arc::clone(&plugins),
+            propagation,
+            endpoints(&config),
+            zones,
+        )
+        .with_limits(config.acme.clone()),
+    );
 
     let http01 = match &config.http01 {
         Some(h) => Some(Http01Server::spawn(&h.listen, Arc::clone(&board)).await?),

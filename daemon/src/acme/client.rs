@@ -114,7 +114,9 @@ impl CaEndpoint {
         // A tls_root that cannot be used is reported as itself, not as the CA's failure.
         self.http()?;
         let created = super::nonce::retry_bad_nonce(&self.name, "new-account", || async {
-            let builder = self.builder().map_err(|e| instant_acme::Error::Other(e.into()))?;
+            let builder = self
+                .builder()
+                .map_err(|e| instant_acme::Error::Other(e.into()))?;
             let key = eab.map(|e| e.key());
             builder
                 .create(&new, self.directory.clone(), key.as_ref())

@@ -143,7 +143,9 @@ impl HttpClient for CaHttp {
                 .map_err(|e| instant_acme::Error::Other(Box::new(e)))?
                 .to_bytes();
             check(&url, &method, &parts, &bytes)?;
-            if parts.status == hyper::StatusCode::BAD_REQUEST && super::nonce::body_is_bad_nonce(&bytes) {
+            if parts.status == hyper::StatusCode::BAD_REQUEST
+                && super::nonce::body_is_bad_nonce(&bytes)
+            {
                 super::nonce::record_rejection(&ca, &url);
             }
             if bytes.len() <= MAX_KEPT {

@@ -27,8 +27,8 @@ pub use client::{AcmeError, CaEndpoint};
 pub use eab::{EabCredentials, EabError};
 pub(crate) use engine::normalize_names;
 pub use engine::{Engine, EngineError, NewOrderRequest};
-pub use poll::{AcmeLimits, StuckOrder};
 pub use names::{NameError, challenge_record_name, validate_domain, validate_email};
+pub use poll::{AcmeLimits, StuckOrder};
 
 /// Key type of a certificate's private key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

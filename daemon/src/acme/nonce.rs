@@ -128,8 +128,12 @@ mod tests {
 
     #[test]
     fn a_bad_nonce_body_is_recognised_and_others_are_not() {
-        assert!(body_is_bad_nonce(format!(r#"{{"type":"{BAD_NONCE}"}}"#).as_bytes()));
-        assert!(!body_is_bad_nonce(br#"{"type":"urn:ietf:params:acme:error:malformed"}"#));
+        assert!(body_is_bad_nonce(
+            format!(r#"{{"type":"{BAD_NONCE}"}}"#).as_bytes()
+        ));
+        assert!(!body_is_bad_nonce(
+            br#"{"type":"urn:ietf:params:acme:error:malformed"}"#
+        ));
         assert!(!body_is_bad_nonce(b"<html>"));
     }
 }

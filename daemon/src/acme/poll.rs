@@ -163,9 +163,7 @@ impl AcmeLimits {
             }
             // N.B. one round of instant-acme's polling never outlasts the cap, so a Retry-After
             // longer than the cap comes back to us as a Timeout carrying the CA's instant.
-            let policy = RetryPolicy::new()
-                .backoff(1.5)
-                .timeout(left.min(cap));
+            let policy = RetryPolicy::new().backoff(1.5).timeout(left.min(cap));
             match attempt(order, goal, &policy).await {
                 Ok(reached) => return Ok(reached),
                 Err(instant_acme::Error::Timeout(Some(next))) => {
@@ -185,7 +183,12 @@ impl AcmeLimits {
         }
     }
 
-    fn stuck(&self, order: &mut instant_acme::Order, polled: &Polled<'_>, goal: Goal) -> StuckOrder {
+    fn stuck(
+        &self,
+        order: &mut instant_acme::Order,
+        polled: &Polled<'_>,
+        goal: Goal,
+    ) -> StuckOrder {
         let status = super::engine::convert_status(order.state().status).as_str();
         let setting = match goal {
             Goal::Ready => "validation_timeout_secs",
@@ -257,7 +260,12 @@ mod tests {
             setting: "processing_timeout_secs",
         };
         let text = stuck.to_string();
-        for part in ["ord-1", "https://ca/order/1", "CA fake", "processing_timeout_secs"] {
+        for part in [
+            "ord-1",
+            "https://ca/order/1",
+            "CA fake",
+            "processing_timeout_secs",
+        ] {
             assert!(text.contains(part), "{part} missing from {text}");
         }
         assert!(stuck.ends_order());
@@ -265,7 +273,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_huge_retry_after_is_shortened_to_the_cap() {
-        let polled = Polled { order: "o", ca: "c" };
+        let polled = Polled {
+            order: "o",
+            ca: "c",
+        };
         let begun = tokio::time::Instant::now();
         let day = Duration::from_secs(86_400);
         pause(day, Duration::from_secs(3), day, &polled).await;
@@ -274,10 +285,19 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_short_retry_after_is_waited_in_full() {
-        let polled = Polled { order: "o", ca: "c" };
+        let polled = Polled {
+            order: "o",
+            ca: "c",
+        };
         let begun = tokio::time::Instant::now();
         let asked = Duration::from_secs(2);
-        pause(asked, Duration::from_secs(60), Duration::from_secs(300), &polled).await;
+        pause(
+            asked,
+            Duration::from_secs(60),
+            Duration::from_secs(300),
+            &polled,
+        )
+        .await;
         assert_eq!(begun.elapsed(), asked);
     }
 }

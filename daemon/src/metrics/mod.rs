@@ -61,10 +61,7 @@ pub fn acme_result<T, E>(ca: &str, op: &str, outcome: &Result<T, E>) {
 
 /// Count one nonce CA `ca` rejected with `badNonce` (each is signed again with a fresh nonce).
 pub fn acme_bad_nonce(ca: &str) {
-    bump(
-        "certkeeper_acme_bad_nonce_total",
-        vec![("ca", ca.into())],
-    );
+    bump("certkeeper_acme_bad_nonce_total", vec![("ca", ca.into())]);
 }
 
 /// Count one DNS query the built-in server answered, by its response code.
