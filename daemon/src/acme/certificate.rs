@@ -153,3 +153,95 @@ fn leaf_names(leaf: &X509Certificate<'_>) -> Vec<String> {
 fn to_time(timestamp: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(timestamp).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{CertificateParams, KeyPair};
+
+    use super::*;
+    use crate::acme::KeyType;
+    use crate::store::OrderStatus;
+
+    fn order(csr: &CsrRecord) -> OrderRecord {
+        OrderRecord {
+            id: "ord-1".into(),
+            account_id: "acc".into(),
+            url: "https://ca.test/order/1".into(),
+            names: csr.names.clone(),
+            status: OrderStatus::Processing,
+            challenge: "http-01".into(),
+            dns: None,
+            csr_id: csr.id.clone(),
+            certificate_name: None,
+            profile: None,
+            auto_finalize: true,
+            certificate_id: None,
+            error: None,
+            hidden: false,
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    /// A self-signed certificate for `names` with `key`.
+    fn issued(names: &[&str], key: &KeyPair) -> String {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let params = CertificateParams::new(names).unwrap();
+        params.self_signed(key).unwrap().pem()
+    }
+
+    fn csr() -> (CsrRecord, KeyPair) {
+        let csr = csr::generate(&["a.example.test".into()], KeyType::EcdsaP256).unwrap();
+        let key = KeyPair::from_pem(csr.private_key_pem.as_deref().unwrap()).unwrap();
+        (csr, key)
+    }
+
+    #[test]
+    fn a_certificate_for_the_csrs_key_and_names_is_accepted() {
+        let (csr, key) = csr();
+        let cert = parse(&order(&csr), &csr, issued(&["A.example.test"], &key), "ca").unwrap();
+        assert_eq!(
+            cert.names,
+            ["A.example.test"],
+            "names are compared without case"
+        );
+    }
+
+    #[test]
+    fn a_certificate_for_another_key_is_refused_naming_the_order_and_the_ca() {
+        let (csr, _) = csr();
+        let other = KeyPair::generate().unwrap();
+        let err = parse(
+            &order(&csr),
+            &csr,
+            issued(&["a.example.test"], &other),
+            "fake",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("ord-1") && err.contains("CA fake") && err.contains("key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_certificate_for_other_names_is_refused_naming_them() {
+        let (csr, key) = csr();
+        let chain = issued(&["a.example.test", "evil.example.test"], &key);
+        let err = parse(&order(&csr), &csr, chain, "fake")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("evil.example.test") && err.contains("ord-1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_download_that_is_not_pem_is_refused() {
+        let (csr, _) = csr();
+        let err = parse(&order(&csr), &csr, "<html>".into(), "fake").unwrap_err();
+        assert!(err.ends_order(), "{err}");
+    }
+}

@@ -656,11 +656,11 @@ impl Engine {
         order: &mut instant_acme::Order,
     ) -> Result<(), EngineError> {
         let result = self.collect_chain(record, order).await;
-        if let Err(error) = &result {
-            if error.ends_order() {
-                warn!(%error, "order failed");
-                self.set_status(&record.id, OrderStatus::Invalid, Some(error.to_string()))?;
-            }
+        if let Err(error) = &result
+            && error.ends_order()
+        {
+            warn!(%error, "order failed");
+            self.set_status(&record.id, OrderStatus::Invalid, Some(error.to_string()))?;
         }
         result
     }
