@@ -106,7 +106,10 @@ impl EngineError {
 
     /// Whether the CA kept rejecting nonces (worth starting the operation again).
     pub fn is_bad_nonce(&self) -> bool {
-        matches!(self, Self::Acme(AcmeError::Ca { source, .. }) if super::nonce::is_bad_nonce(source))
+        let Self::Acme(AcmeError::Ca { source, .. }) = self else {
+            return false;
+        };
+        super::nonce::is_bad_nonce(source)
     }
 }
 

@@ -48,7 +48,11 @@ impl super::Engine {
             match self.drive(id).await {
                 Err(error) if error.is_bad_nonce() && round < MAX_ROUNDS => {
                     round += 1;
-                    warn!(order = %id, round, max = MAX_ROUNDS, "still badNonce after instant-acme's retries; driving the order again");
+                    let max = MAX_ROUNDS;
+                    warn!(
+                        order = %id, round, max,
+                        "still badNonce after instant-acme's tries; driving again"
+                    );
                 }
                 outcome => return outcome,
             }
@@ -71,7 +75,11 @@ where
         match call().await {
             Err(error) if is_bad_nonce(&error) && round < MAX_ROUNDS => {
                 round += 1;
-                warn!(%ca, %op, round, max = MAX_ROUNDS, "still badNonce after instant-acme's retries; starting the request again");
+                let max = MAX_ROUNDS;
+                warn!(
+                    %ca, %op, round, max,
+                    "still badNonce after instant-acme's tries; asking again"
+                );
             }
             outcome => return outcome,
         }

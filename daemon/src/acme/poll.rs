@@ -226,7 +226,8 @@ async fn pause(asked: Duration, cap: Duration, left: Duration, polled: &Polled<'
             "the CA's Retry-After is longer than retry_after_cap_secs; polling sooner"
         );
     } else {
-        debug!(order = %polled.order, ca = %polled.ca, retry_after_secs = asked.as_secs(), "waiting as the CA asked");
+        let retry_after_secs = asked.as_secs();
+        debug!(order = %polled.order, ca = %polled.ca, retry_after_secs, "waiting as the CA asked");
     }
     tokio::time::sleep(wait).await;
 }
