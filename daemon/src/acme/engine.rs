@@ -125,6 +125,10 @@ pub struct Engine {
     cas: Vec<CaEndpoint>,
     pub(super) accounts: tokio::sync::Mutex<HashMap<String, Account>>,
     driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Challenge URLs this process has told the CA to validate. Some CAs (pebble among them)
+    /// keep a challenge `pending` while validation waits, and start a second validation when
+    /// asked again; a re-drive after badNonce must not ask twice.
+    pub(super) answered: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Engine {
@@ -149,6 +153,7 @@ impl Engine {
             cas,
             accounts: tokio::sync::Mutex::new(HashMap::new()),
             driving: Mutex::new(HashMap::new()),
+            answered: Mutex::new(std::collections::HashSet::new()),
         }
     }
 

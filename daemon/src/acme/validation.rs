@@ -194,15 +194,28 @@ impl Engine {
             };
             // N.B. a challenge already being validated is left alone: driving an order again
             // (after a restart or a badNonce) must not ask twice, which CAs refuse.
-            if challenge.status != AcmeChallengeStatus::Pending {
+            if challenge.status != AcmeChallengeStatus::Pending || self.was_answered(&challenge.url)
+            {
                 continue;
             }
             challenge
                 .set_ready()
                 .await
                 .map_err(|e| self.ca_failure(record, e))?;
+            self.answered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(challenge.url.clone());
         }
         Ok(())
+    }
+
+    /// True when this process already asked the CA to validate the challenge at `url`.
+    fn was_answered(&self, url: &str) -> bool {
+        self.answered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(url)
     }
 
     /// Record what the CA decided about each challenge.
