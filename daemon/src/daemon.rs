@@ -116,6 +116,8 @@ fn endpoints(config: &Config) -> Vec<CaEndpoint> {
             name: ca.name.get_ref().clone(),
             directory: ca.directory_url(),
             tls_root: ca.tls_root.clone(),
+            vendor: ca.vendor.as_ref().map(|v| v.get_ref().clone()),
+            eab_api_key_file: ca.eab_api_key_file.clone(),
         })
         .collect()
 }

@@ -97,7 +97,7 @@ pub struct Engine {
     pub(super) propagation: Arc<PropagationChecker>,
     pub(super) builtin_zones: Vec<String>,
     pub(super) dns_ttl: u32,
-    cas: Vec<CaEndpoint>,
+    pub(super) cas: Vec<CaEndpoint>,
     pub(super) accounts: tokio::sync::Mutex<HashMap<String, Account>>,
     driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
 }
@@ -166,6 +166,8 @@ impl Engine {
             name: record.ca.clone(),
             directory: record.directory_url.clone(),
             tls_root: None,
+            vendor: None,
+            eab_api_key_file: None,
         })
     }
 

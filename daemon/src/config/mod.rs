@@ -85,6 +85,9 @@ pub struct CaConfig {
     /// A PEM file with the root that the CA's *TLS* certificate chains to, for test CAs such as
     /// pebble. Only this root is then trusted for this CA; nothing skips verification.
     pub tls_root: Option<PathBuf>,
+    /// A file holding the vendor's API access key (ZeroSSL), which the vendor's `ca-vendor`
+    /// plugin trades for EAB credentials when an account is registered without them.
+    pub eab_api_key_file: Option<PathBuf>,
 }
 
 impl CaConfig {
@@ -144,10 +147,12 @@ impl AccountConfig {
         Ok(crate::acme::AccountRequest {
             name: self.name.get_ref().clone(),
             ca: self.ca.get_ref().clone(),
+            vendor: None,
             email: self.email.get_ref().clone(),
             agree_tos: self.agree_tos,
             eab_kid: self.eab_kid.as_ref().map(|k| k.get_ref().clone()),
             eab_hmac_key: self.eab_hmac_key()?,
+            eab_api_key: None,
         })
     }
 }
