@@ -27,6 +27,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     warn_if_readable_by_others(config_path, &config);
     let plugins = Arc::new(load_plugins(&config)?);
+    config.check_vendors(config_path)?;
     let propagation = Arc::new(PropagationChecker::new(config.propagation.clone())?);
     let store = Arc::new(Store::open(&config.store)?);
     let board = Arc::new(Board::new());

@@ -119,7 +119,7 @@ impl PluginHost {
 
 /// An instance of the profile's plugin, named after it, that may reach only the profile's
 /// `eab-api-hosts`, with the plugin's default settings.
-fn implicit_instance(profile: &VendorProfile) -> Result<Provider, PluginCallError> {
+pub(super) fn implicit_instance(profile: &VendorProfile) -> Result<Provider, PluginCallError> {
     let config = ProviderConfig {
         name: profile.plugin.clone(),
         plugin: profile.plugin.clone(),
