@@ -219,3 +219,145 @@ fn fetch_error(ca: &CaEndpoint, message: &str) -> EngineError {
     }
     .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::challenge::Board;
+    use crate::dns::{PropagationChecker, PropagationConfig};
+    use crate::plugin::PluginHost;
+    use crate::store::Store;
+
+    /// An engine with `cas` configured, no plugins loaded, its store in `dir`.
+    fn engine(dir: &Path, cas: Vec<CaEndpoint>) -> Engine {
+        let propagation = PropagationConfig {
+            resolvers: vec!["127.0.0.1:9".parse().unwrap()],
+            ..PropagationConfig::default()
+        };
+        Engine::new(
+            Arc::new(Store::open(&dir.join("store.redb")).unwrap()),
+            Arc::new(Board::new()),
+            Arc::new(PluginHost::load(&dir.join("plugins"), Vec::new()).unwrap()),
+            Arc::new(PropagationChecker::new(propagation).unwrap()),
+            cas,
+            Vec::new(),
+        )
+    }
+
+    fn ca(name: &str, vendor: Option<&str>) -> CaEndpoint {
+        CaEndpoint {
+            name: name.into(),
+            directory: format!("https://127.0.0.1:9/{name}"),
+            tls_root: None,
+            vendor: vendor.map(str::to_owned),
+            eab_api_key_file: None,
+        }
+    }
+
+    fn message(result: Result<impl std::fmt::Debug, EngineError>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn an_api_key_file_is_read_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zerossl.key");
+        std::fs::write(&path, "  0123abcd\n").unwrap();
+        assert_eq!(read_api_key_file(&path).unwrap(), "0123abcd");
+    }
+
+    #[test]
+    fn a_missing_or_empty_api_key_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.key");
+        let err = read_api_key_file(&missing).unwrap_err().to_string();
+        assert!(err.contains(missing.to_str().unwrap()), "{err}");
+        let empty = dir.path().join("empty.key");
+        std::fs::write(&empty, " \n").unwrap();
+        let err = read_api_key_file(&empty).unwrap_err().to_string();
+        assert!(
+            err.contains(empty.to_str().unwrap()) && err.contains("empty"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ca_and_vendor_together_or_neither_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), vec![ca("zs", Some("zerossl"))]);
+        let both = message(engine.requested_ca("zs", Some("zerossl")));
+        assert!(both.contains("not both"), "{both}");
+        let neither = message(engine.requested_ca("", None));
+        assert!(
+            neither.contains("--ca") && neither.contains("--vendor"),
+            "{neither}"
+        );
+    }
+
+    #[test]
+    fn a_vendor_picks_its_one_configured_ca_else_its_own_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), vec![ca("zs", Some("zerossl"))]);
+        assert_eq!(engine.requested_ca("", Some("zerossl")).unwrap().name, "zs");
+        let implicit = engine
+            .requested_ca("", Some("letsencrypt-staging"))
+            .unwrap();
+        assert_eq!(implicit.name, "letsencrypt-staging");
+        assert_eq!(
+            implicit.directory,
+            "https://acme-staging-v02.api.letsencrypt.org/directory"
+        );
+    }
+
+    #[test]
+    fn a_vendor_on_several_cas_or_unknown_is_refused_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = vec![ca("a", Some("google")), ca("b", Some("google"))];
+        let engine = engine(dir.path(), cas);
+        let several = message(engine.requested_ca("", Some("google")));
+        assert!(
+            several.contains("a, b") && several.contains("--ca"),
+            "{several}"
+        );
+        let unknown = message(engine.requested_ca("", Some("verisign")));
+        assert!(
+            unknown.contains("verisign") && unknown.contains("zerossl"),
+            "{unknown}"
+        );
+    }
+
+    #[tokio::test]
+    async fn eab_required_without_a_plugin_names_ca_vendor_and_both_remedies() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), Vec::new());
+        let zs = ca("zs", Some("zerossl"));
+        let err = message(engine.eab_from_vendor(&zs, "ops@example.test", None).await);
+        assert!(
+            err.contains("CA zs") && err.contains("vendor zerossl"),
+            "{err}"
+        );
+        assert!(
+            err.contains("--eab-kid") && err.contains("--eab-hmac-key"),
+            "{err}"
+        );
+        assert!(
+            err.contains("vendor_zerossl.wasm") && err.contains("plugin_dir"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_api_key_for_a_vendor_without_a_fetching_plugin_is_refused_and_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), Vec::new());
+        let le = ca("le", Some("letsencrypt"));
+        let err = message(
+            engine
+                .eab_from_vendor(&le, "ops@example.test", Some("s3cr3t"))
+                .await,
+        );
+        assert!(err.contains("CA le") && !err.contains("s3cr3t"), "{err}");
+    }
+}
