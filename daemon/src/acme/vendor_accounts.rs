@@ -154,8 +154,8 @@ impl Engine {
         };
         if self.plugins.eab_fetching_profile(profile.id).is_none() {
             return match (api_key, profile.eab_required) {
-                (Some(_), _) => Err(unused(ca, profile.id).into()),
-                (None, true) => Err(self.eab_missing(ca, profile).into()),
+                (_, true) => Err(self.eab_missing(ca, profile).into()),
+                (Some(_), false) => Err(unused(ca, profile.id).into()),
                 (None, false) => Ok(None),
             };
         }
@@ -345,6 +345,14 @@ mod tests {
         assert!(
             err.contains("vendor_zerossl.wasm") && err.contains("plugin_dir"),
             "{err}"
+        );
+        let with_key = engine
+            .eab_from_vendor(&zs, "ops@example.test", Some("s3cr3t"))
+            .await;
+        let with_key = message(with_key);
+        assert!(
+            with_key.contains("vendor_zerossl.wasm") && !with_key.contains("s3cr3t"),
+            "{with_key}"
         );
     }
 
