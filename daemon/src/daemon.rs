@@ -27,6 +27,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     warn_if_readable_by_others(config_path, &config);
     let plugins = Arc::new(load_plugins(&config)?);
+    config.check_vendors(config_path)?;
     let propagation = Arc::new(PropagationChecker::new(config.propagation.clone())?);
     let store = Arc::new(Store::open(&config.store)?);
     let board = Arc::new(Board::new());
@@ -119,6 +120,8 @@ fn endpoints(config: &Config) -> Vec<CaEndpoint> {
             name: ca.name.get_ref().clone(),
             directory: ca.directory_url(),
             tls_root: ca.tls_root.clone(),
+            vendor: ca.vendor.as_ref().map(|v| v.get_ref().clone()),
+            eab_api_key_file: ca.eab_api_key_file.clone(),
         })
         .collect()
 }

@@ -39,7 +39,13 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
                 .config
                 .as_deref()
                 .ok_or_else(|| anyhow::anyhow!("check-config needs --config FILE"))?;
-            Config::load(config)?;
+            let loaded = Config::load(config)?;
+            if !loaded.vendors_known() {
+                // A vendor name may come from a ca-vendor plugin: load them as `run` would.
+                let dir = &loaded.plugin_dir;
+                certkeeper::plugin::PluginHost::load(dir, loaded.dns_providers.clone())?;
+                loaded.check_vendors(config)?;
+            }
             println!("{}: ok", config.display());
             Ok(())
         }

@@ -14,8 +14,6 @@ use super::client::{AcmeError, CaEndpoint};
 use super::eab::EabCredentials;
 use super::engine::{Engine, EngineError};
 use super::names::validate_email;
-use super::vendors::EabSource;
-use super::zerossl::{ZEROSSL_API, ZeroSslIdentity, fetch_eab};
 use crate::store::{AccountRecord, OrderRecord};
 
 /// RFC 8555 §6.7: the problem type a CA answers for a deactivated (or revoked) account.
@@ -28,8 +26,12 @@ const NO_ACCOUNT: &str = "urn:ietf:params:acme:error:accountDoesNotExist";
 pub struct AccountRequest {
     /// Name to refer to it by.
     pub name: String,
-    /// CA name from the config.
+    /// CA name from the config; empty when `vendor` picks the CA.
+    #[serde(default)]
     pub ca: String,
+    /// A CA vendor profile instead of `ca`: its one configured `[[ca]]`, else its own directory.
+    #[serde(default)]
+    pub vendor: Option<String>,
     /// Contact email.
     pub email: String,
     /// Agree to the CA's terms of service.
@@ -41,6 +43,10 @@ pub struct AccountRequest {
     /// External Account Binding HMAC key, base64url with or without padding. Secret.
     #[serde(default)]
     pub eab_hmac_key: Option<String>,
+    /// The vendor's API access key, which its `ca-vendor` plugin trades for EAB credentials.
+    /// Secret.
+    #[serde(default)]
+    pub eab_api_key: Option<String>,
 }
 
 impl std::fmt::Debug for AccountRequest {
@@ -48,6 +54,7 @@ impl std::fmt::Debug for AccountRequest {
         f.debug_struct("AccountRequest")
             .field("name", &self.name)
             .field("ca", &self.ca)
+            .field("vendor", &self.vendor)
             .field("email", &self.email)
             .field("eab_kid", &self.eab_kid)
             .finish_non_exhaustive()
@@ -61,7 +68,7 @@ impl Engine {
         req: &AccountRequest,
     ) -> Result<AccountRecord, EngineError> {
         validate_email(&req.email)?;
-        let ca = self.ca(&req.ca)?.clone();
+        let ca = self.requested_ca(&req.ca, req.vendor.as_deref())?;
         if self.find_account(&req.name).is_ok() {
             let msg = format!("an account called \"{}\" exists", req.name);
             return Err(EngineError::Invalid(msg));
@@ -78,7 +85,10 @@ impl Engine {
         super::vendors::refuse_retired(&ca.name, &ca.directory)?;
         let eab = match eab {
             Some(eab) => Some(eab),
-            None => eab_from_vendor_api(&ca, &req.email).await?,
+            None => {
+                self.eab_from_vendor(&ca, &req.email, req.eab_api_key.as_deref())
+                    .await?
+            }
         };
         check_eab_requirement(&ca, eab.as_ref()).await?;
 
@@ -235,25 +245,6 @@ impl Engine {
     }
 }
 
-/// For a CA whose vendor hands out EAB credentials through an API (ZeroSSL), ask it for a set
-/// tied to the account's email.
-async fn eab_from_vendor_api(
-    ca: &CaEndpoint,
-    email: &str,
-) -> Result<Option<EabCredentials>, EngineError> {
-    let has_api = super::vendors::VENDORS.iter().any(|v| {
-        v.directory == Some(ca.directory.as_str()) && v.eab_source == EabSource::ZeroSslApi
-    });
-    if !has_api {
-        return Ok(None);
-    }
-    let eab = fetch_eab(ZEROSSL_API, ZeroSslIdentity::Email(email))
-        .await
-        .map_err(|e| EngineError::Invalid(format!("CA {}: {e}", ca.name)))?;
-    info!(ca = %ca.name, eab_kid = %eab.kid, "EAB credentials obtained from ZeroSSL's API");
-    Ok(Some(eab))
-}
-
 /// Refuse, before registering, at a CA whose directory says EAB is required when none is given.
 async fn check_eab_requirement(
     ca: &CaEndpoint,
@@ -313,11 +304,12 @@ mod tests {
         let req = AccountRequest {
             eab_kid: Some("kid-1".into()),
             eab_hmac_key: Some("c2VjcmV0".into()),
+            eab_api_key: Some("YXBpLWtleQ".into()),
             ..AccountRequest::default()
         };
         let shown = format!("{req:?}");
         assert!(
-            shown.contains("kid-1") && !shown.contains("c2VjcmV0"),
+            shown.contains("kid-1") && !shown.contains("c2VjcmV0") && !shown.contains("YXBpLWtleQ"),
             "{shown}"
         );
     }

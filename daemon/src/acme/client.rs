@@ -18,6 +18,11 @@ pub struct CaEndpoint {
     pub directory: String,
     /// Root for the CA's TLS certificate, when it is not publicly trusted.
     pub tls_root: Option<PathBuf>,
+    /// The vendor profile the config names for this CA, if any.
+    pub vendor: Option<String>,
+    /// A file holding the vendor's API access key, which a `ca-vendor` plugin trades for EAB
+    /// credentials. Secret.
+    pub eab_api_key_file: Option<PathBuf>,
 }
 
 /// A failure talking to a CA; the CA's problem document is passed through intact.

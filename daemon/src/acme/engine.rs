@@ -122,7 +122,7 @@ pub struct Engine {
     pub(super) builtin_zones: Vec<String>,
     pub(super) dns_ttl: u32,
     pub(super) limits: super::poll::AcmeLimits,
-    cas: Vec<CaEndpoint>,
+    pub(super) cas: Vec<CaEndpoint>,
     pub(super) accounts: tokio::sync::Mutex<HashMap<String, Account>>,
     driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     /// Challenge URLs this process has told the CA to validate. Some CAs (pebble among them)
@@ -203,6 +203,8 @@ impl Engine {
             name: record.ca.clone(),
             directory: record.directory_url.clone(),
             tls_root: None,
+            vendor: None,
+            eab_api_key_file: None,
         })
     }
 

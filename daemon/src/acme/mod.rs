@@ -15,9 +15,9 @@ mod poll;
 mod profiles;
 mod revoke;
 mod validation;
+mod vendor_accounts;
 pub mod vendor_registry;
 pub mod vendors;
-pub mod zerossl;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,7 @@ pub(crate) use engine::normalize_names;
 pub use engine::{Engine, EngineError, NewOrderRequest};
 pub use names::{NameError, challenge_record_name, validate_domain, validate_email};
 pub use poll::{AcmeLimits, StuckOrder};
+pub use vendor_accounts::{VendorAccountError, read_api_key_file};
 
 /// Key type of a certificate's private key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@
 use std::sync::{PoisonError, RwLock};
 
 use super::KeyType;
-use super::vendors::{EabSource, VENDORS, VendorProfile};
+use super::vendors::{EabSource, VendorProfile};
 use crate::plugin::VendorProfile as PluginProfile;
 
 /// Registered plugin profiles, newest registration of a name first.
@@ -51,12 +51,11 @@ fn convert(profile: &PluginProfile) -> Option<&'static VendorProfile> {
         })
         .ok()?;
     let leak = |s: &str| -> &'static str { Box::leak(s.to_owned().into_boxed_str()) };
-    // N.B. the daemon itself can fetch ZeroSSL's credentials; keep that where the table says so.
-    let builtin = VENDORS.iter().find(|v| v.id == profile.name);
-    let eab_source = match (builtin.map(|v| v.eab_source), &profile.eab_source) {
-        (Some(EabSource::ZeroSslApi), _) => EabSource::ZeroSslApi,
-        (_, Some(text)) => EabSource::Portal(leak(text)),
-        (_, None) => EabSource::None,
+    // A profile that names the hosts its EAB call reaches says its plugin fetches credentials.
+    let eab_source = match &profile.eab_source {
+        _ if !profile.eab_api_hosts.is_empty() => EabSource::PluginApi(leak(&profile.plugin)),
+        Some(text) => EabSource::Portal(leak(text)),
+        None => EabSource::None,
     };
     let source = format!("plugin {}", profile.plugin);
     Some(Box::leak(Box::new(VendorProfile {
@@ -88,6 +87,7 @@ mod tests {
             default_lifetime_days: 47,
             retired: None,
             eab_source: Some("the test portal".into()),
+            eab_api_hosts: Vec::new(),
             plugin: "vendor-test".into(),
         }
     }
@@ -101,6 +101,17 @@ mod tests {
         assert_eq!(found.key_types, [KeyType::EcdsaP256].as_slice());
         assert_eq!(found.eab_source, EabSource::Portal("the test portal"));
         assert_eq!(found.default_lifetime_days, 47);
+    }
+
+    #[test]
+    fn a_profile_with_eab_api_hosts_says_its_plugin_fetches_eab() {
+        let fetching = PluginProfile {
+            eab_api_hosts: vec!["api.ca.example.test".into()],
+            ..profile("test-registry-api", &["ecdsa-p256"])
+        };
+        register(&[fetching]);
+        let found = super::super::vendors::vendor("test-registry-api").unwrap();
+        assert_eq!(found.eab_source, EabSource::PluginApi("vendor-test"));
     }
 
     #[test]

@@ -15,8 +15,9 @@ use super::engine::EngineError;
 pub enum EabSource {
     /// The CA does not use EAB.
     None,
-    /// ZeroSSL's REST API hands them out for an email or an API access key.
-    ZeroSslApi,
+    /// The vendor's API hands them out (ZeroSSL: for an email or an API access key); the
+    /// `ca-vendor` plugin named here makes that call, when it is loaded.
+    PluginApi(&'static str),
     /// From the vendor's portal or cloud console; the text says where.
     Portal(&'static str),
 }
@@ -78,7 +79,7 @@ pub const VENDORS: &[VendorProfile] = &[
         directory: Some("https://acme.zerossl.com/v2/DV90"),
         source: "https://zerossl.com/documentation/acme/",
         eab_required: true,
-        eab_source: EabSource::ZeroSslApi,
+        eab_source: EabSource::PluginApi("vendor-zerossl"),
         ..PUBLIC
     },
     VendorProfile {
@@ -178,10 +179,19 @@ pub fn vendor(id: &str) -> Result<&'static VendorProfile, String> {
     if let Some(profile) = super::vendor_registry::find(id) {
         return Ok(profile);
     }
-    VENDORS.iter().find(|v| v.id == id).ok_or_else(|| {
-        let known: Vec<&str> = VENDORS.iter().map(|v| v.id).collect();
-        format!("unknown CA vendor \"{id}\" (known: {})", known.join(", "))
-    })
+    VENDORS
+        .iter()
+        .find(|v| v.id == id)
+        .ok_or_else(|| format!("unknown CA vendor \"{id}\" (known: {})", known().join(", ")))
+}
+
+/// The ids of every known profile: the loaded plugins' and the built-in table's, sorted.
+pub fn known() -> Vec<&'static str> {
+    let plugins = super::vendor_registry::all();
+    let mut ids: Vec<&str> = plugins.into_iter().chain(VENDORS).map(|v| v.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Refuse new accounts and orders at a directory whose vendor stopped its ACME service.
@@ -290,7 +300,8 @@ mod tests {
         for v in VENDORS {
             assert_eq!(v.eab_required, v.eab_source != EabSource::None, "{}", v.id);
         }
-        assert_eq!(vendor("zerossl").unwrap().eab_source, EabSource::ZeroSslApi);
+        let zerossl = vendor("zerossl").unwrap().eab_source;
+        assert_eq!(zerossl, EabSource::PluginApi("vendor-zerossl"));
     }
 
     #[test]

@@ -76,13 +76,23 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum AccountCmd {
     /// Register a new account; its key is generated and kept by the daemon.
+    ///
+    /// Pick the CA with exactly one of --ca (a configured [[ca]]) or --vendor (a CA vendor
+    /// profile). Without --eab-kid, a vendor whose ca-vendor plugin fetches EAB credentials
+    /// (ZeroSSL) gets them from the vendor's API, for the email or for --eab-api-key-file.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["ca", "vendor"])))]
     Register {
         /// Name to refer to it by.
         #[arg(long)]
         name: String,
         /// CA name from the config (a `[[ca]]` section).
         #[arg(long)]
-        ca: String,
+        ca: Option<String>,
+        /// A CA vendor profile (`letsencrypt`, `zerossl`, ..., or one a ca-vendor plugin in
+        /// plugin_dir provides): the configured [[ca]] with this vendor when there is exactly
+        /// one, else the profile's own directory URL as a CA named after the vendor.
+        #[arg(long)]
+        vendor: Option<String>,
         /// Contact email.
         #[arg(long)]
         email: String,
@@ -100,6 +110,11 @@ pub enum AccountCmd {
             requires = "eab_kid"
         )]
         eab_hmac_key: Option<String>,
+        /// A file holding the vendor's API access key (ZeroSSL), which the vendor plugin trades
+        /// for EAB credentials instead of using the email. Read here, never taken from the
+        /// command line or the environment.
+        #[arg(long, value_name = "PATH", conflicts_with = "eab_kid")]
+        eab_api_key_file: Option<std::path::PathBuf>,
     },
     /// List accounts: name, email, vendor, status, directory URL, created.
     List {
@@ -334,14 +349,21 @@ async fn account(client: &AdminClient, cmd: &AccountCmd) -> anyhow::Result<(Valu
         AccountCmd::Register {
             name,
             ca,
+            vendor,
             email,
             agree_tos,
             eab_kid,
             eab_hmac_key,
+            eab_api_key_file,
         } => {
+            let eab_api_key = match eab_api_key_file {
+                Some(path) => Some(crate::acme::read_api_key_file(path)?),
+                None => None,
+            };
             let body = json!({
-                "name": name, "ca": ca, "email": email, "agree_tos": agree_tos,
-                "eab_kid": eab_kid, "eab_hmac_key": eab_hmac_key,
+                "name": name, "ca": ca.as_deref().unwrap_or_default(), "vendor": vendor,
+                "email": email, "agree_tos": agree_tos, "eab_kid": eab_kid,
+                "eab_hmac_key": eab_hmac_key, "eab_api_key": eab_api_key,
             });
             (client.post("/v1/accounts", &body).await?, "account")
         }

@@ -8,6 +8,7 @@
 
 mod error;
 mod validate;
+mod vendor_check;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -88,6 +89,9 @@ pub struct CaConfig {
     /// A PEM file with the root that the CA's *TLS* certificate chains to, for test CAs such as
     /// pebble. Only this root is then trusted for this CA; nothing skips verification.
     pub tls_root: Option<PathBuf>,
+    /// A file holding the vendor's API access key (ZeroSSL), which the vendor's `ca-vendor`
+    /// plugin trades for EAB credentials when an account is registered without them.
+    pub eab_api_key_file: Option<PathBuf>,
 }
 
 impl CaConfig {
@@ -147,10 +151,12 @@ impl AccountConfig {
         Ok(crate::acme::AccountRequest {
             name: self.name.get_ref().clone(),
             ca: self.ca.get_ref().clone(),
+            vendor: None,
             email: self.email.get_ref().clone(),
             agree_tos: self.agree_tos,
             eab_kid: self.eab_kid.as_ref().map(|k| k.get_ref().clone()),
             eab_hmac_key: self.eab_hmac_key()?,
+            eab_api_key: None,
         })
     }
 }
@@ -189,7 +195,32 @@ impl Config {
         Self::parse(path, &text)
     }
 
-    /// Parse and check `text`, reporting errors against `path`.
+    /// Refuses a `[[ca]] vendor` that neither the built-in table nor a loaded `ca-vendor`
+    /// plugin knows. Call it once the plugin host has loaded `plugin_dir` (before, only built-in
+    /// names are known); `path` is re-read to locate the error.
+    pub fn check_vendors(&self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.check_vendors_in(path, &text)
+    }
+
+    /// As [`Self::check_vendors`], locating errors in `text`.
+    pub fn check_vendors_in(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        self.cas
+            .iter()
+            .try_for_each(|ca| vendor_check::check_vendor(ca, true))
+            .map_err(|e| e.locate(path, text))
+    }
+
+    /// Whether every `[[ca]] vendor` is known without loading plugins.
+    pub fn vendors_known(&self) -> bool {
+        vendor_check::all_known(&self.cas)
+    }
+
+    /// Parse and check `text`, reporting errors against `path`. Vendor names are checked by
+    /// [`Self::check_vendors`].
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let config: Config =
             toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;

@@ -227,25 +227,65 @@ fn a_vendor_stands_in_for_the_directory_url() {
 }
 
 #[test]
-fn an_unknown_vendor_is_refused_at_its_line() {
+fn an_unknown_vendor_is_refused_at_its_line_once_plugins_are_known() {
     let text = GOOD.replace(
         "directory = \"https://127.0.0.1:14000/dir\"",
         "vendor = \"verisign\"",
     );
-    let err = error_of(&text);
+    let config = Config::parse(Path::new("ck.toml"), &text).unwrap();
+    assert!(!config.vendors_known());
+    let err = config
+        .check_vendors_in(Path::new("ck.toml"), &text)
+        .unwrap_err()
+        .to_string();
     assert!(
-        err.contains("ck.toml:9:") && err.contains("unknown CA vendor"),
+        err.contains("ck.toml:9:") && err.contains("unknown CA vendor \"verisign\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("[[ca]] \"pebble\"") && err.contains("letsencrypt, "),
         "{err}"
     );
 }
 
 #[test]
-fn a_vendor_with_its_own_url_and_a_directory_too_is_refused() {
+fn a_vendor_a_loaded_plugin_provides_is_accepted() {
+    let profile = crate::plugin::VendorProfile {
+        name: "test-config-ca".into(),
+        display_name: "Config Test CA".into(),
+        directory_url: "https://ca.example.test/dir".into(),
+        staging: false,
+        eab_required: false,
+        key_types: vec!["ecdsa-p256".into()],
+        default_lifetime_days: 90,
+        retired: None,
+        eab_source: None,
+        eab_api_hosts: Vec::new(),
+        plugin: "vendor-config-test".into(),
+    };
     let text = GOOD.replace(
         "directory = \"https://127.0.0.1:14000/dir\"",
-        "directory = \"https://127.0.0.1:14000/dir\"\nvendor = \"zerossl\"",
+        "vendor = \"test-config-ca\"",
     );
-    assert!(error_of(&text).contains("drop `directory`"));
+    let config = Config::parse(Path::new("ck.toml"), &text).unwrap();
+    crate::acme::vendor_registry::register(&[profile]);
+    config
+        .check_vendors_in(Path::new("ck.toml"), &text)
+        .unwrap();
+    assert_eq!(config.cas[0].directory_url(), "https://ca.example.test/dir");
+}
+
+#[test]
+fn a_directory_overrides_the_vendors_own_url() {
+    let text = GOOD.replace(
+        "directory = \"https://127.0.0.1:14000/dir\"",
+        "directory = \"https://127.0.0.1:14100/dir\"\nvendor = \"zerossl\"",
+    );
+    let config = Config::parse(Path::new("ck.toml"), &text).unwrap();
+    config
+        .check_vendors_in(Path::new("ck.toml"), &text)
+        .unwrap();
+    assert_eq!(config.cas[0].directory_url(), "https://127.0.0.1:14100/dir");
 }
 
 #[test]

@@ -42,7 +42,7 @@ fn unique<'a>(
 
 fn check_cas(config: &Config) -> Result<(), Misplaced> {
     for ca in &config.cas {
-        check_vendor(ca)?;
+        super::vendor_check::check_vendor(ca, false)?;
         let Some(directory) = &ca.directory else {
             continue;
         };
@@ -53,35 +53,6 @@ fn check_cas(config: &Config) -> Result<(), Misplaced> {
         }
     }
     Ok(())
-}
-
-/// A known vendor, and a `directory` exactly when the vendor has none of its own.
-fn check_vendor(ca: &super::CaConfig) -> Result<(), Misplaced> {
-    let Some(vendor) = &ca.vendor else {
-        return match ca.directory {
-            Some(_) => Ok(()),
-            None => Err(Misplaced::new(
-                ca.name.span(),
-                "a [[ca]] needs `directory` or `vendor`",
-            )),
-        };
-    };
-    let profile = crate::acme::vendors::vendor(vendor.get_ref())
-        .map_err(|msg| Misplaced::new(vendor.span(), msg))?;
-    match (profile.directory, &ca.directory) {
-        (Some(_), Some(directory)) => Err(Misplaced::new(
-            directory.span(),
-            format!(
-                "vendor \"{}\" has its own directory URL: drop `directory`",
-                profile.id
-            ),
-        )),
-        (None, None) => Err(Misplaced::new(
-            vendor.span(),
-            format!("vendor \"{}\" needs `directory`", profile.id),
-        )),
-        _ => Ok(()),
-    }
 }
 
 fn check_accounts(config: &Config) -> Result<(), Misplaced> {

@@ -154,6 +154,10 @@ pub enum PluginCallError {
     #[error("no DNS provider named {0} is configured")]
     UnknownProvider(String),
 
+    /// No loaded `ca-vendor` plugin fetches EAB credentials for this vendor profile.
+    #[error("no loaded ca-vendor plugin fetches EAB credentials for vendor profile {0}")]
+    NoEabApi(String),
+
     /// The host could not complete the call: a trap, a limit, an instantiation failure.
     #[error("DNS provider {provider} (plugin {plugin}) {operation}: {fault}")]
     Host {

@@ -22,6 +22,7 @@ mod host_log;
 mod provider;
 mod reload;
 mod vendor;
+mod vendor_eab;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -40,7 +41,8 @@ pub use component::PluginInfo;
 pub use error::{HostFault, Operation, PluginCallError, PluginError, ProviderError};
 pub use provider::{DEFAULT_SECRET_SETTINGS, ProviderConfig};
 pub use reload::FileChange;
-pub use vendor::{VendorEab, VendorProfile};
+pub use vendor::VendorProfile;
+pub use vendor_eab::VendorEab;
 pub use watch::PluginWatcher;
 
 use answer::zone_holds;
@@ -329,6 +331,20 @@ impl PluginHost {
     ) -> Result<R, PluginCallError> {
         let unknown = || PluginCallError::UnknownProvider(name.to_owned());
         let provider = self.providers.get(name).cloned().ok_or_else(unknown)?;
+        self.call_on(provider, operation, run).await
+    }
+
+    /// As [`Self::call_with`], on a provider instance in hand.
+    async fn call_on<R: Send + 'static>(
+        &self,
+        provider: Arc<Provider>,
+        operation: Operation,
+        run: impl FnOnce(&LoadedPlugin, CallState, &PluginLimits) -> Result<R, CallFailure>
+        + Send
+        + 'static,
+    ) -> Result<R, PluginCallError> {
+        let name = provider.name().to_owned();
+        let name = name.as_str();
         let plugin_name = provider.config.plugin.clone();
         let plugin = self
             .read_plugins()

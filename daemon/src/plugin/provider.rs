@@ -203,6 +203,11 @@ fn check_limit(
 
 /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`; `None` when it is something else (a URL, a
 /// path, a bad port).
+/// Whether `entry` is an `allowed_hosts` entry the host understands.
+pub(super) fn valid_allowed(entry: &str) -> bool {
+    parse_allowed(entry).is_some()
+}
+
 fn parse_allowed(entry: &str) -> Option<AllowedHost> {
     let entry = entry.trim().to_ascii_lowercase();
     let (host, port) = if let Some(rest) = entry.strip_prefix('[') {

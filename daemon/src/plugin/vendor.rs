@@ -50,6 +50,9 @@ pub struct VendorProfile {
     pub retired: Option<String>,
     /// Where EAB credentials come from, for people.
     pub eab_source: Option<String>,
+    /// The hosts the plugin's `fetch-eab` reaches for this profile; not empty means the plugin
+    /// can fetch EAB credentials itself.
+    pub eab_api_hosts: Vec<String>,
     /// The plugin that provides the profile.
     pub plugin: String,
 }
@@ -93,6 +96,16 @@ pub(super) fn read_profiles(
                 profile.name
             )));
         }
+        if let Some(host) = profile
+            .eab_api_hosts
+            .iter()
+            .find(|h| !super::provider::valid_allowed(h))
+        {
+            return Err(bad(format!(
+                "profile {}: eab-api-hosts entry {host:?} is not `host` or `host:port`",
+                profile.name
+            )));
+        }
         if !profile.directory_url.starts_with("https://") {
             return Err(bad(format!(
                 "profile {}: directory URL is not https://",
@@ -114,6 +127,7 @@ fn from_wit(profile: WitProfile) -> VendorProfile {
         default_lifetime_days: profile.default_lifetime_days,
         retired: profile.retired,
         eab_source: profile.eab_source,
+        eab_api_hosts: profile.eab_api_hosts,
         plugin: String::new(),
     }
 }
@@ -134,62 +148,5 @@ impl PluginHost {
             })
         });
         each.collect()
-    }
-}
-
-/// External Account Binding credentials a `ca-vendor` plugin obtained.
-#[derive(Clone, PartialEq, Eq)]
-pub struct VendorEab {
-    /// The key identifier.
-    pub kid: String,
-    /// The MAC key as the CA handed it out (base64url). Secret.
-    pub hmac_key: String,
-}
-
-impl std::fmt::Debug for VendorEab {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // N.B. the MAC key is a secret: never in Debug output.
-        f.debug_struct("VendorEab")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PluginHost {
-    /// Asks the `ca-vendor` plugin behind provider instance `provider` (its `allowed_hosts` and
-    /// settings apply) for EAB credentials for `email` at `profile`, with the vendor's API key
-    /// when given. A vendor without an EAB API answers with an error saying so.
-    pub async fn fetch_eab(
-        &self,
-        provider: &str,
-        profile: &str,
-        email: &str,
-        api_key: Option<&str>,
-    ) -> Result<VendorEab, super::PluginCallError> {
-        let (profile, email) = (profile.to_owned(), email.to_owned());
-        let api_key = api_key.map(str::to_owned);
-        self.call_with(
-            provider,
-            super::Operation::FetchEab,
-            move |plugin, state, limits| {
-                let super::component::PluginPre::Vendor(pre) = &plugin.pre else {
-                    let why = format!("plugin {} is not a ca-vendor", plugin.info.name);
-                    return Err(CallFailure::Host(super::HostFault::Instantiate(why)));
-                };
-                call::run(pre, state, limits, |vendor, store| {
-                    let eab = vendor.certkeeper_plugin_vendor_profiles().call_fetch_eab(
-                        store,
-                        &profile,
-                        &email,
-                        api_key.as_deref(),
-                    )?;
-                    Ok(eab.map(|eab| VendorEab {
-                        kid: eab.kid,
-                        hmac_key: eab.hmac_key,
-                    }))
-                })
-            },
-        )
-        .await
     }
 }

@@ -143,5 +143,6 @@ pub fn public_profile(name: &str, display_name: &str, directory_url: &str) -> Ve
         default_lifetime_days: 90,
         retired: None,
         eab_source: None,
+        eab_api_hosts: Vec::new(),
     }
 }

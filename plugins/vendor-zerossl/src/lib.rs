@@ -19,6 +19,8 @@ struct ZeroSsl;
 
 /// ZeroSSL's API, unless the `api_url` setting says otherwise.
 const DEFAULT_API: &str = "https://api.zerossl.com";
+/// The host of [`DEFAULT_API`], which the daemon allows `fetch_eab` to reach.
+const API_HOST: &str = "api.zerossl.com";
 const PROFILE: &str = "zerossl";
 
 impl certkeeper_plugin_sdk_vendor::CaVendor for ZeroSsl {
@@ -30,6 +32,7 @@ impl certkeeper_plugin_sdk_vendor::CaVendor for ZeroSsl {
         vec![VendorProfile {
             eab_required: true,
             eab_source: Some("ZeroSSL API: EAB credentials for an email or API key".to_owned()),
+            eab_api_hosts: vec![API_HOST.to_owned()],
             ..public_profile(PROFILE, "ZeroSSL", "https://acme.zerossl.com/v2/DV90")
         }]
     }

@@ -48,6 +48,8 @@ fn check_against_table(file: &str, plugin: &str, ids: &[&str]) {
         let keys: Vec<&str> = table.key_types.iter().map(|k| k.as_str()).collect();
         assert_eq!(profile.key_types, keys, "{id}");
         assert_eq!(profile.plugin, plugin, "{id}");
+        let fetches = matches!(table.eab_source, EabSource::PluginApi(_));
+        assert_eq!(!profile.eab_api_hosts.is_empty(), fetches, "{id}");
     }
     assert_eq!(
         host.vendor_profile(ids[0]).map(|p| p.name),

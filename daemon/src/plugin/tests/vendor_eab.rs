@@ -149,3 +149,47 @@ async fn a_vendor_without_an_eab_api_says_so_naming_the_profile() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_profile_fetch_runs_on_the_configured_instance_of_the_plugin() {
+    let (port, seen) =
+        fake_api(r#"{"success":true,"eab_kid":"kid-9","eab_hmac_key":"YWJjZA"}"#).await;
+    let (_dir, host) = vendor_host("vendor_zerossl.wasm", "vendor-zerossl", port);
+    assert!(host.eab_fetching_profile("zerossl").is_some());
+    let eab = host
+        .fetch_profile_eab("zerossl", "ops@example.test", Some("k3y"))
+        .await
+        .unwrap();
+    assert_eq!(eab.kid, "kid-9");
+    let request = seen.await.unwrap();
+    assert!(
+        request.starts_with("POST /acme/eab-credentials?access_key=k3y "),
+        "{request}"
+    );
+}
+
+#[tokio::test]
+async fn a_profile_whose_plugin_fetches_no_eab_is_refused_before_any_call() {
+    let (_dir, host) = vendor_host("vendor_letsencrypt.wasm", "vendor-letsencrypt", 9);
+    assert!(host.eab_fetching_profile("letsencrypt").is_none());
+    let err = host
+        .fetch_profile_eab("letsencrypt", "ops@example.test", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PluginCallError::NoEabApi(ref p) if p == "letsencrypt"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_a_configured_instance_the_fetch_may_reach_only_the_profiles_api_hosts() {
+    let bytes = std::fs::read(built("vendor_zerossl.wasm")).unwrap();
+    let dir = dir_with("vendor_zerossl.wasm", &bytes);
+    let host = PluginHost::load(dir.path(), Vec::new()).unwrap();
+    let profile = host.eab_fetching_profile("zerossl").unwrap();
+    assert_eq!(profile.eab_api_hosts, ["api.zerossl.com"]);
+    let instance = super::super::vendor_eab::implicit_instance(&profile).unwrap();
+    assert_eq!(instance.config.allowed_hosts, ["api.zerossl.com"]);
+    assert!(instance.config.settings.is_empty());
+}
