@@ -43,6 +43,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             println!("{}: ok", config.display());
             Ok(())
         }
+        Command::Store(ref cmd) => cmd.run(cli.json),
         _ => cli.run_client().await,
     }
 }
