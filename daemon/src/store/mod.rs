@@ -70,7 +70,7 @@ pub enum StoreError {
         message: String,
     },
     /// A sealed record does not open with the key the store has (or has none).
-    #[error("store: {0}")]
+    #[error("{0}")]
     Sealed(#[from] SealError),
     /// No record with that id.
     #[error("no {kind} with id {id}")]
