@@ -246,3 +246,37 @@ fn a_plaintext_store_from_before_is_sealed_on_the_first_start_with_a_key() {
     daemon.stop();
     assert_no_key_in(&store, &deployed);
 }
+
+#[test]
+fn check_config_refuses_a_store_key_file_others_can_read_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("store.key");
+    keygen(&key);
+    let config = dir.path().join("certkeeper.toml");
+    std::fs::write(&config, config_text_for_check(dir.path(), &key)).unwrap();
+    let check = || {
+        Command::new(certkeeper_bin())
+            .args(["check-config", "--config", path_str(&config)])
+            .output()
+            .unwrap()
+    };
+    assert!(check().status.success(), "{:?}", check());
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = check();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(path_str(&key)) && err.contains("chmod 600"),
+        "{err}"
+    );
+}
+
+/// A config that needs no peers: only the store and its key file.
+fn config_text_for_check(dir: &Path, key: &Path) -> String {
+    format!(
+        "store = \"{}/certkeeper.redb\"\nstore_key_file = \"{}\"\n",
+        dir.display(),
+        key.display()
+    )
+}

@@ -39,7 +39,10 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
                 .config
                 .as_deref()
                 .ok_or_else(|| anyhow::anyhow!("check-config needs --config FILE"))?;
-            Config::load(config)?;
+            let loaded = Config::load(config)?;
+            if let Some(key_file) = &loaded.store_key_file {
+                certkeeper::store::seal::StoreKey::load(key_file)?;
+            }
             println!("{}: ok", config.display());
             Ok(())
         }
