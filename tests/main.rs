@@ -22,5 +22,6 @@ mod renewal;
 mod revocation;
 mod sdk_readme;
 mod service_files;
+mod store_key;
 mod support;
 mod vendors;

@@ -19,6 +19,7 @@ use crate::metrics;
 use crate::plugin::{PluginHost, PluginWatcher};
 use crate::schedule::Scheduler;
 use crate::store::Store;
+use crate::store::seal::StoreKey;
 
 /// Run the daemon until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
@@ -29,7 +30,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let plugins = Arc::new(load_plugins(&config)?);
     config.check_vendors(config_path)?;
     let propagation = Arc::new(PropagationChecker::new(config.propagation.clone())?);
-    let store = Arc::new(Store::open(&config.store)?);
+    let store_key = config
+        .store_key_file
+        .as_deref()
+        .map(StoreKey::load)
+        .transpose()?;
+    let store = Arc::new(Store::open_with_key(&config.store, store_key)?);
     let board = Arc::new(Board::new());
     let zones = config
         .dns_server

@@ -46,9 +46,13 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
                 certkeeper::plugin::PluginHost::load(dir, loaded.dns_providers.clone())?;
                 loaded.check_vendors(config)?;
             }
+            if let Some(key_file) = &loaded.store_key_file {
+                certkeeper::store::seal::StoreKey::load(key_file)?;
+            }
             println!("{}: ok", config.display());
             Ok(())
         }
+        Command::Store(ref cmd) => cmd.run(cli.json),
         _ => cli.run_client().await,
     }
 }

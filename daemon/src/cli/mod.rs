@@ -5,6 +5,7 @@ mod cert;
 mod output;
 mod pfx;
 mod progress;
+mod store;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,6 +15,8 @@ use serde_json::{Value, json};
 
 use crate::admin::AdminClient;
 use crate::config::Config;
+
+pub use store::StoreCmd;
 
 /// Key types the CLI offers.
 const KEY_TYPES: [&str; 5] = [
@@ -70,6 +73,9 @@ pub enum Command {
     /// Loaded WASM plugins.
     #[command(subcommand)]
     Plugin(PluginCmd),
+    /// The store's files, without a daemon: make the key file that seals its private keys.
+    #[command(subcommand)]
+    Store(StoreCmd),
 }
 
 /// `certkeeper account …`
@@ -313,7 +319,9 @@ impl Cli {
     pub async fn run_client(&self) -> anyhow::Result<()> {
         let client = self.client()?;
         let (value, kind) = match &self.command {
-            Command::Run | Command::CheckConfig => unreachable!("handled in main"),
+            Command::Run | Command::CheckConfig | Command::Store(_) => {
+                unreachable!("handled in main")
+            }
             Command::Account(cmd) => account(&client, cmd).await?,
             Command::Csr(cmd) => csr(&client, cmd).await?,
             Command::Order(cmd) => order(&client, cmd).await?,

@@ -28,6 +28,9 @@ pub struct Config {
     /// Path of the redb store file.
     #[serde(default = "default_store")]
     pub store: PathBuf,
+    /// A file of 32 random bytes (`certkeeper store keygen`), owner-only, that the store's
+    /// private keys are sealed with; keys are stored unsealed when not given.
+    pub store_key_file: Option<PathBuf>,
     /// Path of the admin Unix socket the CLI talks to.
     #[serde(default = "default_admin_socket")]
     pub admin_socket: PathBuf,

@@ -301,3 +301,17 @@ fn the_custom_vendor_needs_a_directory() {
     );
     Config::parse(Path::new("ck.toml"), &with_url).unwrap();
 }
+
+#[test]
+fn the_example_store_key_file_line_parses_once_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/certkeeper.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("\n# store_key_file = "),
+        "the example line is gone"
+    );
+    let text = text.replace("\n# store_key_file = ", "\nstore_key_file = ");
+    let config = Config::parse(&path, &text).unwrap();
+    let expected = Path::new("/etc/certkeeper/store.key");
+    assert_eq!(config.store_key_file.as_deref(), Some(expected));
+}

@@ -5,14 +5,23 @@
 //! transaction, so a crash at any point leaves either the old or the new record — never half of
 //! one. The file is created owner-only because it holds private keys. The schema carries a
 //! version; a file written by a newer schema is refused rather than misread.
+//!
+//! With a store key file, the records that hold private keys are sealed (see [`seal`]); a store
+//! that has sealed records refuses to open without the key that opens them, before anything in
+//! the file is changed.
 
+mod migrate;
 mod records;
+pub mod seal;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use seal::{SealError, StoreKey};
 
 pub use records::{
     AccountRecord, CertificateRecord, ChallengeRecord, ChallengeStatus, CsrRecord, OrderRecord,
@@ -30,6 +39,8 @@ pub trait Record: Serialize + DeserializeOwned {
     const TABLE: TableDefinition<'static, &'static str, &'static [u8]>;
     /// What the record is called in errors.
     const KIND: &'static str;
+    /// Whether the record holds key material, and so is sealed when the store has a key.
+    const SEALED: bool = false;
     /// The record's key.
     fn id(&self) -> &str;
 }
@@ -58,6 +69,9 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
+    /// A sealed record does not open with the key the store has (or has none).
+    #[error("{0}")]
+    Sealed(#[from] SealError),
     /// No record with that id.
     #[error("no {kind} with id {id}")]
     NotFound {
@@ -85,11 +99,21 @@ io_err!(
 #[derive(Debug)]
 pub struct Store {
     db: Database,
+    key: Option<StoreKey>,
 }
 
 impl Store {
-    /// Open `path`, creating it (owner-only) with the current schema when absent.
+    /// Open `path`, creating it (owner-only) with the current schema when absent. Records are
+    /// kept as they come; a store holding sealed records is refused.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_key(path, None)
+    }
+
+    /// Open `path` like [`open`](Self::open), sealing key-holding records with `key` when one
+    /// is given. Every sealed record must open with `key` (checked before anything is
+    /// written); plaintext key records left by a store without a key are then sealed, all in
+    /// one transaction.
+    pub fn open_with_key(path: &Path, key: Option<StoreKey>) -> Result<Self, StoreError> {
         let open_err = |message: String| StoreError::Open {
             path: path.to_owned(),
             message,
@@ -97,17 +121,22 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         }
+        migrate::check_before_writing(path, key.as_ref()).map_err(|e| open_err(e.to_string()))?;
         let db = Database::create(path).map_err(|e| open_err(e.to_string()))?;
         restrict_mode(path).map_err(|e| open_err(e.to_string()))?;
-        let store = Self { db };
+        let mut store = Self { db, key };
+        migrate::check_sealed(&store.db, store.key.as_ref())
+            .map_err(|e| open_err(e.to_string()))?;
         store.check_schema().map_err(|e| open_err(e.to_string()))?;
+        store
+            .seal_plaintext()
+            .map_err(|e| open_err(e.to_string()))?;
         Ok(store)
     }
 
     /// Insert or replace `record`.
     pub fn put<T: Record>(&self, record: &T) -> Result<(), StoreError> {
-        let bytes =
-            serde_json::to_vec(record).expect("records serialize: no maps with non-string keys");
+        let bytes = self.encode(record);
         let txn = self.db.begin_write()?;
         txn.open_table(T::TABLE)?
             .insert(record.id(), bytes.as_slice())?;
@@ -126,7 +155,7 @@ impl Store {
         let Some(value) = table.get(id)? else {
             return Ok(None);
         };
-        decode::<T>(id, value.value()).map(Some)
+        self.decode::<T>(id, value.value()).map(Some)
     }
 
     /// The record with `id`, or a not-found error naming it.
@@ -148,7 +177,7 @@ impl Store {
         let mut out = Vec::new();
         for entry in table.iter()? {
             let (key, value) = entry?;
-            out.push(decode::<T>(key.value(), value.value())?);
+            out.push(self.decode::<T>(key.value(), value.value())?);
         }
         Ok(out)
     }
@@ -172,14 +201,14 @@ impl Store {
             let mut table = txn.open_table(T::TABLE)?;
             let current = table
                 .get(id)?
-                .map(|v| decode::<T>(id, v.value()))
+                .map(|v| self.decode::<T>(id, v.value()))
                 .transpose()?;
             let mut record = current.ok_or_else(|| StoreError::NotFound {
                 kind: T::KIND,
                 id: id.to_owned(),
             })?;
             change(&mut record);
-            let bytes = serde_json::to_vec(&record).expect("records serialize");
+            let bytes = self.encode(&record);
             table.insert(id, bytes.as_slice())?;
             record
         };
@@ -210,12 +239,28 @@ impl Store {
     }
 }
 
-fn decode<T: Record>(id: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        kind: T::KIND,
-        id: id.to_owned(),
-        message: e.to_string(),
-    })
+impl Store {
+    /// A record's stored bytes: its JSON, sealed when it holds keys and the store has a key.
+    fn encode<T: Record>(&self, record: &T) -> Vec<u8> {
+        let json =
+            serde_json::to_vec(record).expect("records serialize: no maps with non-string keys");
+        match &self.key {
+            Some(key) if T::SEALED => key.seal(T::KIND, record.id(), &json),
+            _ => json,
+        }
+    }
+
+    fn decode<T: Record>(&self, id: &str, bytes: &[u8]) -> Result<T, StoreError> {
+        let json = match seal::is_sealed(bytes) {
+            true => Cow::Owned(seal::unseal(self.key.as_ref(), T::KIND, id, bytes)?),
+            false => Cow::Borrowed(bytes),
+        };
+        serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt {
+            kind: T::KIND,
+            id: id.to_owned(),
+            message: e.to_string(),
+        })
+    }
 }
 
 /// Keep the file owner-only: it holds private keys. redb creates it under the process umask;

@@ -58,6 +58,7 @@ impl Record for AccountRecord {
     const TABLE: redb::TableDefinition<'static, &'static str, &'static [u8]> =
         redb::TableDefinition::new("accounts");
     const KIND: &'static str = "account";
+    const SEALED: bool = true;
     fn id(&self) -> &str {
         &self.id
     }
@@ -94,6 +95,7 @@ impl Record for CsrRecord {
     const TABLE: redb::TableDefinition<'static, &'static str, &'static [u8]> =
         redb::TableDefinition::new("csrs");
     const KIND: &'static str = "csr";
+    const SEALED: bool = true;
     fn id(&self) -> &str {
         &self.id
     }
@@ -290,6 +292,7 @@ impl Record for CertificateRecord {
     const TABLE: redb::TableDefinition<'static, &'static str, &'static [u8]> =
         redb::TableDefinition::new("certificates");
     const KIND: &'static str = "certificate";
+    const SEALED: bool = true;
     fn id(&self) -> &str {
         &self.id
     }

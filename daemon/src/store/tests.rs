@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 fn order(id: &str) -> OrderRecord {
     OrderRecord {
@@ -84,4 +85,105 @@ fn a_file_that_is_not_a_store_is_refused_and_left_alone() {
     std::fs::write(&path, b"not a database").unwrap();
     assert!(Store::open(&path).is_err());
     assert_eq!(std::fs::read(&path).unwrap(), b"not a database");
+}
+
+const FAKE_KEY_PEM: &str =
+    "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----\n";
+
+fn csr(id: &str) -> CsrRecord {
+    CsrRecord {
+        id: id.into(),
+        names: vec!["a.example.test".into()],
+        key_type: "ecdsa-p256".into(),
+        pem: "-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n".into(),
+        private_key_pem: Some(FAKE_KEY_PEM.into()),
+        created_at: now(),
+    }
+}
+
+fn store_key(dir: &Path, name: &str) -> StoreKey {
+    let path = dir.join(name);
+    StoreKey::generate(&path).unwrap();
+    StoreKey::load(&path).unwrap()
+}
+
+fn holds(path: &Path, needle: &[u8]) -> bool {
+    let bytes = std::fs::read(path).unwrap();
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn with_a_key_no_private_key_reaches_the_file_in_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let key = store_key(dir.path(), "k");
+    let store = Store::open_with_key(&path, Some(key.clone())).unwrap();
+    store.put(&csr("c1")).unwrap();
+    store
+        .update::<CsrRecord>("c1", |c| c.key_type = "x".into())
+        .unwrap();
+    store.put(&order("o1")).unwrap();
+    drop(store);
+
+    assert!(!holds(&path, b"PRIVATE KEY"));
+    assert!(holds(&path, b"a.example.test"), "orders stay plaintext");
+    let store = Store::open_with_key(&path, Some(key)).unwrap();
+    let back = store.require::<CsrRecord>("c1").unwrap();
+    assert_eq!(back.private_key_pem.as_deref(), Some(FAKE_KEY_PEM));
+    assert_eq!(store.list::<CsrRecord>().unwrap().len(), 1);
+}
+
+#[test]
+fn a_plaintext_store_is_sealed_when_first_opened_with_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let plain = Store::open(&path).unwrap();
+    for n in 0..300 {
+        plain.put(&csr(&format!("c{n}"))).unwrap();
+    }
+    drop(plain);
+    assert!(holds(&path, b"PRIVATE KEY"));
+
+    let key = store_key(dir.path(), "k");
+    let mut store = Store::open_with_key(&path, Some(key)).unwrap();
+    assert_eq!(store.seal_plaintext().unwrap(), 0, "all sealed on open");
+    assert_eq!(store.list::<CsrRecord>().unwrap().len(), 300);
+    drop(store);
+    assert!(!holds(&path, b"PRIVATE KEY"));
+}
+
+#[test]
+fn a_sealed_store_opened_without_its_key_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let key = store_key(dir.path(), "k");
+    let store = Store::open_with_key(&path, Some(key)).unwrap();
+    store.put(&csr("c1")).unwrap();
+    drop(store);
+    let before = std::fs::read(&path).unwrap();
+
+    let err = Store::open(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("csr c1") && err.contains("store_key_file"),
+        "{err}"
+    );
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_sealed_store_opened_with_another_key_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let store = Store::open_with_key(&path, Some(store_key(dir.path(), "k1"))).unwrap();
+    store.put(&csr("c1")).unwrap();
+    drop(store);
+    let before = std::fs::read(&path).unwrap();
+
+    let other = store_key(dir.path(), "k2");
+    let err = Store::open_with_key(&path, Some(other))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("csr c1") && err.contains("k2"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
 }
