@@ -68,7 +68,7 @@ pub enum DnsError {
 pub struct DnsServer {
     /// hickory-server, serving TCP.
     server: Server<ChallengeHandler>,
-    /// One task per UDP socket (`udp.rs`).
+    /// The tasks answering on the UDP sockets (`udp.rs`).
     udp: Vec<JoinHandle<()>>,
     local_addrs: Vec<SocketAddr>,
 }
@@ -113,7 +113,7 @@ pub async fn spawn(config: &DnsServerConfig, board: Arc<Board>) -> Result<DnsSer
     // Only once every address is bound, so a failed bind leaves no task behind.
     let udp = sockets
         .into_iter()
-        .map(|socket| udp::serve(socket, handler.clone()))
+        .flat_map(|socket| udp::serve(socket, &handler))
         .collect();
 
     info!(addrs = ?local_addrs, zones = ?config.zones, "dns server listening");

@@ -15,6 +15,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
@@ -28,13 +29,21 @@ use tracing::{debug, error};
 use super::datagram::{Inbox, Outbox};
 use super::handler::ChallengeHandler;
 
-/// Answer queries arriving on `socket` with `handler` until the task is aborted or the socket
-/// fails for good.
-pub(crate) fn serve(socket: UdpSocket, handler: ChallengeHandler) -> JoinHandle<()> {
-    tokio::spawn(run(socket, handler))
+/// Tasks reading one socket at most; more would only wake each other for the same packets.
+const MAX_TASKS_PER_SOCKET: usize = 4;
+
+/// Answer queries arriving on `socket` with `handler` until the tasks are aborted or the socket
+/// fails for good: one task for each of the runtime's worker threads (at most
+/// [`MAX_TASKS_PER_SOCKET`]), each with its own buffers, so every core can answer.
+pub(crate) fn serve(socket: UdpSocket, handler: &ChallengeHandler) -> Vec<JoinHandle<()>> {
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    let socket = Arc::new(socket);
+    (0..workers.clamp(1, MAX_TASKS_PER_SOCKET))
+        .map(|_| tokio::spawn(run(socket.clone(), handler.clone())))
+        .collect()
 }
 
-async fn run(socket: UdpSocket, handler: ChallengeHandler) {
+async fn run(socket: Arc<UdpSocket>, handler: ChallengeHandler) {
     let mut inbox = Inbox::new();
     let mut outbox = Outbox::new();
     let mut scratch = Vec::with_capacity(usize::from(super::handler::MAX_UDP_PAYLOAD));
