@@ -1,5 +1,5 @@
-//! The built-in DNS server seen through real DNS clients, and the propagation checker against a
-//! real PowerDNS.
+//! The built-in DNS server seen through real DNS clients, flooded while pebble validates a
+//! DNS-01 order through it, and the propagation checker against a real PowerDNS.
 //!
 //! `dig` runs as a subprocess and always gets an explicit `@server`, so it never falls back to
 //! the system resolver. PowerDNS comes from `scripts/peers.sh start` (DNS 127.0.0.1:5300, API
@@ -700,6 +700,7 @@ fn completes_a_dns01_order_and_answers_dig_while_flooded() {
         (flood.join().unwrap(), watch.join().unwrap(), done, seen)
     });
 
+    eprintln!("flood: {report:?}; daemon RSS {rss_before} KiB before, {rss_peak} KiB at most");
     assert_eq!(order["status"], "valid", "{order}\n{}", daemon.log());
     assert!(
         flags(&seen).contains(&"aa".to_owned()),
