@@ -1,5 +1,5 @@
-//! The UDP listener: one task per socket that receives a batch of queries, answers each on the
-//! spot and sends the batch of replies.
+//! The UDP listener: tasks that each receive a batch of queries, answer each on the spot and
+//! send the batch of replies; one per runtime worker shares each socket.
 //!
 //! hickory-server's own UDP loop hands every packet to a new task, so nearly each query woke a
 //! second worker thread, and it spends one system call per packet each way. Answering on the
