@@ -1,7 +1,9 @@
 //! Turning one parsed request into one response: opcode, EDNS and flags around a zone lookup.
 //!
-//! hickory-server has already dropped packets without a readable header and answered FORMERR to
+//! The transport has already dropped packets without a readable header and answered FORMERR to
 //! those it could not parse; everything reaching [`ChallengeHandler`] is a well-formed message.
+//! Over TCP hickory-server calls it as a [`RequestHandler`]; over UDP `udp.rs` calls
+//! [`ChallengeHandler::answer_udp`] on the receiving task and sends the bytes itself.
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use hickory_proto::op::{
     Edns, Header, HeaderCounts, LowerQuery, Message, MessageType, Metadata, OpCode, ResponseCode,
 };
 use hickory_proto::rr::{DNSClass, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncoder;
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -25,9 +28,10 @@ pub(crate) const MAX_UDP_PAYLOAD: u16 = 1232;
 /// The smallest payload every DNS client accepts (RFC 1035 §4.2.1).
 const MIN_UDP_PAYLOAD: u16 = 512;
 
-/// Answers queries for the delegated zones from the challenge board.
+/// Answers queries for the delegated zones from the challenge board; cheap to clone.
+#[derive(Clone)]
 pub(crate) struct ChallengeHandler {
-    zones: Zones,
+    zones: Arc<Zones>,
     board: Arc<Board>,
 }
 
@@ -41,7 +45,27 @@ struct Reply {
 
 impl ChallengeHandler {
     pub(crate) fn new(zones: Zones, board: Arc<Board>) -> Self {
-        Self { zones, board }
+        Self {
+            zones: Arc::new(zones),
+            board,
+        }
+    }
+
+    /// Encode the answer to a UDP `request` into `out` and return its response code, or
+    /// `None` when no answer could be encoded.
+    ///
+    /// The reply is encoded once; when it is longer than the client's EDNS size (512 without
+    /// EDNS, at most [`MAX_UDP_PAYLOAD`]) it is encoded again with TC set and no records.
+    pub(crate) fn answer_udp(&self, request: &Request, out: &mut Vec<u8>) -> Option<ResponseCode> {
+        let edns = response_edns(request.edns.as_ref());
+        let limit = usize::from(edns.as_ref().map_or(MIN_UDP_PAYLOAD, Edns::max_payload));
+        let mut reply = self.reply(request);
+        if reply.emit(request, edns.as_ref(), out).is_err() || out.len() > limit {
+            reply.truncate();
+            reply.emit(request, edns.as_ref(), out).ok()?;
+        }
+        trace_query(request, &reply);
+        Some(reply.metadata.response_code)
     }
 
     fn reply(&self, request: &Request) -> Reply {
@@ -142,10 +166,35 @@ impl Reply {
             .encoded_len(request, edns)
             .is_none_or(|len| len > usize::from(limit))
         {
-            self.metadata.truncation = true;
-            self.answers.clear();
-            self.authority.clear();
+            self.truncate();
         }
+    }
+
+    /// Set TC and drop every record (see [`Reply::fit`] for why none are kept).
+    fn truncate(&mut self) {
+        self.metadata.truncation = true;
+        self.answers.clear();
+        self.authority.clear();
+    }
+
+    /// Encode this reply to `request` into `out`, replacing its contents, without a size limit.
+    fn emit(
+        &self,
+        request: &Request,
+        edns: Option<&Edns>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), hickory_proto::ProtoError> {
+        out.clear();
+        let response = MessageResponseBuilder::new(&request.queries, edns).build(
+            self.metadata,
+            &self.answers,
+            &self.authority,
+            std::iter::empty(),
+            std::iter::empty(),
+        );
+        response
+            .destructive_emit(&mut BinEncoder::new(out))
+            .map(drop)
     }
 
     /// The size of this reply on the wire, or `None` when it cannot be encoded at all.

@@ -2,9 +2,11 @@
 //!
 //! **Server.** Users delegate a zone such as `_acme-challenge.example.com.` to certkeeper with
 //! an NS record; certkeeper then answers for it from the in-memory
-//! [`Board`](crate::challenge::Board). It is built on hickory-server's [`Server`] with our own
-//! [`RequestHandler`]: hickory owns the sockets, framing, TCP timeouts, FORMERR for unparsable
-//! packets and truncation at the UDP size, while `handler.rs` and `zone.rs` decide each answer.
+//! [`Board`](crate::challenge::Board). Over TCP it is hickory-server's [`Server`] with our own
+//! [`RequestHandler`]: hickory owns the listener, framing and timeouts. Over UDP, where the
+//! load is, `udp.rs` runs its own loop that answers each batch of packets on the task that
+//! received it (hickory-proto parses and encodes). `handler.rs` and `zone.rs` decide each
+//! answer for both.
 //! hickory's catalog and in-memory zone store were not used: their records are static, while
 //! ours change with every order and must be read from the board at query time.
 //!
@@ -20,9 +22,9 @@
 //! UDP answers honour the client's EDNS size up to 1232 bytes (512 without EDNS); one that does
 //! not fit goes out with TC set and no records, and the client asks again over TCP.
 //!
-//! hickory logs one `info` line per response under `hickory_server`; filter it with
-//! `hickory_server=warn` if that is too much. Our own `debug` line per query is under
-//! `certkeeper::dns`.
+//! hickory logs one `info` line per TCP response under `hickory_server`; filter it with
+//! `hickory_server=warn` if that is too much. Our own `debug` line per query, UDP and TCP, is
+//! under `certkeeper::dns`.
 //!
 //! **Propagation.** [`PropagationChecker`] finds the zone's authoritative servers through the
 //! configured resolvers and then asks those servers directly, uncached, until each serves the
@@ -32,11 +34,13 @@
 //! [`RequestHandler`]: hickory_server::server::RequestHandler
 
 mod config;
+mod datagram;
 mod discovery;
 mod exchange;
 mod handler;
 mod propagation;
 mod server;
+mod udp;
 mod zone;
 
 pub use config::{DnsServerConfig, PropagationConfig};

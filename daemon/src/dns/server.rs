@@ -7,10 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::config::DnsServerConfig;
 use super::handler::ChallengeHandler;
+use super::udp;
 use super::zone::{SoaTemplate, Zones, parse_name};
 use crate::challenge::Board;
 
@@ -64,7 +66,10 @@ pub enum DnsError {
 
 /// A running authoritative server; dropping it stops the listeners.
 pub struct DnsServer {
+    /// hickory-server, serving TCP.
     server: Server<ChallengeHandler>,
+    /// The tasks answering on the UDP sockets (`udp.rs`).
+    udp: Vec<JoinHandle<()>>,
     local_addrs: Vec<SocketAddr>,
 }
 
@@ -91,21 +96,30 @@ pub async fn spawn(config: &DnsServerConfig, board: Arc<Board>) -> Result<DnsSer
         return Err(DnsError::NoListenAddress);
     }
 
-    let mut server = Server::new(ChallengeHandler::new(zones, board));
+    let handler = ChallengeHandler::new(zones, board);
+    let mut server = Server::new(handler.clone());
+    let mut sockets = Vec::with_capacity(config.listen.len());
     let mut local_addrs = Vec::with_capacity(config.listen.len());
     for &addr in &config.listen {
-        let (udp, tcp) = bind_pair(addr).await?;
+        let (socket, tcp) = bind_pair(addr).await?;
         local_addrs.push(
-            udp.local_addr()
+            socket
+                .local_addr()
                 .map_err(|source| bind_error(addr, "udp", source))?,
         );
-        server.register_socket(udp);
+        sockets.push(socket);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
     }
+    // Only once every address is bound, so a failed bind leaves no task behind.
+    let udp = sockets
+        .into_iter()
+        .flat_map(|socket| udp::serve(socket, &handler))
+        .collect();
 
     info!(addrs = ?local_addrs, zones = ?config.zones, "dns server listening");
     Ok(DnsServer {
         server,
+        udp,
         local_addrs,
     })
 }
@@ -119,11 +133,27 @@ impl DnsServer {
 
     /// Stop accepting queries and wait briefly for the listeners to finish.
     pub async fn shutdown(mut self) {
+        self.stop_udp();
         match tokio::time::timeout(SHUTDOWN_GRACE, self.server.shutdown_gracefully()).await {
             Ok(Ok(())) => info!(addrs = ?self.local_addrs, "dns server stopped"),
             Ok(Err(error)) => warn!(%error, "dns server stopped with an error"),
             Err(_) => warn!("dns server did not stop in time; its tasks are aborted"),
         }
+    }
+}
+
+impl DnsServer {
+    /// Abort the UDP tasks: they hold no state a query needs finished.
+    fn stop_udp(&mut self) {
+        for task in self.udp.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop_udp();
     }
 }
 

@@ -66,10 +66,19 @@ pub fn acme_bad_nonce(ca: &str) {
 
 /// Count one DNS query the built-in server answered, by its response code.
 pub fn dns_query_answered(rcode: &str) {
-    bump(
-        "certkeeper_dns_queries_answered_total",
-        vec![("rcode", rcode.to_ascii_lowercase())],
-    );
+    dns_queries_answered(rcode, 1);
+}
+
+/// Count `count` DNS queries the built-in server answered with the same response code.
+pub fn dns_queries_answered(rcode: &str, count: u64) {
+    let labels = vec![("rcode", rcode.to_ascii_lowercase())];
+    let mut registry = REGISTRY
+        .lock()
+        .expect("metrics lock poisoned only by a panic");
+    *registry
+        .counters
+        .entry(("certkeeper_dns_queries_answered_total", labels))
+        .or_insert(0.0) += count as f64;
 }
 
 /// Count one failed renewal attempt of certificate `name`.
