@@ -153,6 +153,39 @@ impl Store {
         Ok(out)
     }
 
+    /// Every record of a kind whose id starts with `prefix`, in id order: a range read, so its
+    /// cost follows the records it returns, not the size of the table.
+    pub fn list_prefix<T: Record>(&self, prefix: &str) -> Result<Vec<T>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(T::TABLE) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in table.range(prefix..)? {
+            let (key, value) = entry?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            out.push(decode::<T>(key.value(), value.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Move a record from `old_id` to `record.id()` in one transaction.
+    pub fn rekey<T: Record>(&self, old_id: &str, record: &T) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(record).expect("records serialize");
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(T::TABLE)?;
+            table.remove(old_id)?;
+            table.insert(record.id(), bytes.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Remove the record with `id`; true when one was there.
     pub fn delete<T: Record>(&self, id: &str) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;
