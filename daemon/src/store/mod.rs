@@ -9,10 +9,13 @@
 mod records;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::warn;
 
 pub use records::{
     AccountRecord, CertificateRecord, ChallengeRecord, ChallengeStatus, CsrRecord, OrderRecord,
@@ -97,7 +100,15 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         }
-        let db = Database::create(path).map_err(|e| open_err(e.to_string()))?;
+        let repaired = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&repaired);
+        let db = Database::builder()
+            .set_repair_callback(move |_| flag.store(true, Ordering::Relaxed))
+            .create(path)
+            .map_err(|e| open_err(e.to_string()))?;
+        if repaired.load(Ordering::Relaxed) {
+            warn!(path = %path.display(), "store needed repair: its allocator state was rebuilt");
+        }
         restrict_mode(path).map_err(|e| open_err(e.to_string()))?;
         let store = Self { db };
         store.check_schema().map_err(|e| open_err(e.to_string()))?;
@@ -108,7 +119,7 @@ impl Store {
     pub fn put<T: Record>(&self, record: &T) -> Result<(), StoreError> {
         let bytes =
             serde_json::to_vec(record).expect("records serialize: no maps with non-string keys");
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         txn.open_table(T::TABLE)?
             .insert(record.id(), bytes.as_slice())?;
         txn.commit()?;
@@ -176,7 +187,7 @@ impl Store {
     /// Move a record from `old_id` to `record.id()` in one transaction.
     pub fn rekey<T: Record>(&self, old_id: &str, record: &T) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(record).expect("records serialize");
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             let mut table = txn.open_table(T::TABLE)?;
             table.remove(old_id)?;
@@ -188,7 +199,7 @@ impl Store {
 
     /// Remove the record with `id`; true when one was there.
     pub fn delete<T: Record>(&self, id: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let existed = txn.open_table(T::TABLE)?.remove(id)?.is_some();
         txn.commit()?;
         Ok(existed)
@@ -200,7 +211,7 @@ impl Store {
         id: &str,
         change: impl FnOnce(&mut T),
     ) -> Result<T, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let record = {
             let mut table = txn.open_table(T::TABLE)?;
             let current = table
@@ -220,8 +231,17 @@ impl Store {
         Ok(record)
     }
 
+    /// A write transaction that saves redb's allocator state with its commit ("quick repair"),
+    /// so a store the process was killed over opens without the full-file repair redb otherwise
+    /// runs after an unclean shutdown.
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_quick_repair(true);
+        Ok(txn)
+    }
+
     fn check_schema(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
             let version = meta.get("schema_version")?.map(|v| v.value());
