@@ -22,5 +22,6 @@ mod renewal;
 mod revocation;
 mod sdk_readme;
 mod service_files;
+mod store_upgrade;
 mod support;
 mod vendors;
