@@ -117,6 +117,16 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .expect("VmHWM")
 }
 
+/// User plus system CPU seconds the process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // Fields after the parenthesized command name; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse().unwrap_or(0.0);
+    ticks / 100.0
+}
+
 #[test]
 fn a_thousand_orders_in_one_burst_all_end_valid_with_bounded_memory() {
     let _turn = pebble_turn();
@@ -141,8 +151,9 @@ fn a_thousand_orders_in_one_burst_all_end_valid_with_bounded_memory() {
     let peak = peak_rss_kib(pid);
     eprintln!(
         "load: {ORDERS} orders placed in {placed:.1?}, settled in {settled:.1?}, \
-         peak RSS {} MiB",
-        peak / 1024
+         peak RSS {} MiB, daemon CPU {:.1} s",
+        peak / 1024,
+        cpu_seconds(pid)
     );
 
     let counts: BTreeMap<&String, usize> = by_status.iter().map(|(k, v)| (k, v.len())).collect();
