@@ -9,6 +9,9 @@
 #   pebble-faulty same, with pebble's own faults on (hostile-CA tests): :14200, management :15200;
 #                 half of all good nonces are rejected with badNonce (PEBBLE_WFE_NONCEREJECT=50)
 #                 and the VA sleeps 0-15 s before each validation (no PEBBLE_VA_NOSLEEP)
+#   pebble-load   same, for the 1,000-order load test alone (its in-memory database grows by
+#                 1,000 orders a run, and pebble 2.4 can deadlock under that many requests in
+#                 flight): :14500, management :15500
 #
 # The pebbles validate HTTP-01 on port 5002 and TLS-ALPN-01 on port 5001 of whatever the
 # name resolves to (127.0.0.1), so tests that answer challenges must take turns.
@@ -26,11 +29,11 @@ PDNS_KEY=test-api-key
 PDNS_API=http://127.0.0.1:8081
 ZONE=example.test.
 CHALLENGE_DNS=127.0.0.1#5353   # certkeeper's own authoritative DNS server in tests and the demo
-SERVICES=(pdns dnsmasq pebble pebble-eab pebble-short pebble-faulty)   # start order; stop goes in reverse
+SERVICES=(pdns dnsmasq pebble pebble-eab pebble-short pebble-faulty pebble-load)   # start order; stop goes in reverse
 
 # tcp/udp ports each service binds (checked free before it starts).
-declare -A TCP_PORTS=([pdns]="5300 8081" [dnsmasq]=5399 [pebble]="14000 15000" [pebble-eab]="14100 15100" [pebble-short]="14300 15300" [pebble-faulty]="14200 15200")
-declare -A UDP_PORTS=([pdns]=5300 [dnsmasq]=5399 [pebble]="" [pebble-eab]="" [pebble-short]="" [pebble-faulty]="")
+declare -A TCP_PORTS=([pdns]="5300 8081" [dnsmasq]=5399 [pebble]="14000 15000" [pebble-eab]="14100 15100" [pebble-short]="14300 15300" [pebble-faulty]="14200 15200" [pebble-load]="14500 15500")
+declare -A UDP_PORTS=([pdns]=5300 [dnsmasq]=5399 [pebble]="" [pebble-eab]="" [pebble-short]="" [pebble-faulty]="" [pebble-load]="")
 
 pidfile() { echo "$DIR/$1.pid"; }
 logfile() { echo "$DIR/$1/$1.log"; }
@@ -247,6 +250,8 @@ CERTKEEPER_TEST_PEBBLE_SHORT_DIRECTORY https://127.0.0.1:14300/dir
 CERTKEEPER_TEST_PEBBLE_SHORT_MGMT https://127.0.0.1:15300
 CERTKEEPER_TEST_PEBBLE_FAULTY_DIRECTORY https://127.0.0.1:14200/dir
 CERTKEEPER_TEST_PEBBLE_FAULTY_MGMT https://127.0.0.1:15200
+CERTKEEPER_TEST_PEBBLE_LOAD_DIRECTORY https://127.0.0.1:14500/dir
+CERTKEEPER_TEST_PEBBLE_LOAD_MGMT https://127.0.0.1:15500
 CERTKEEPER_TEST_PEBBLE_TLS_CA $DIR/tls/tls-ca.pem
 CERTKEEPER_TEST_PDNS_API $PDNS_API
 CERTKEEPER_TEST_PDNS_KEY $PDNS_KEY
@@ -267,6 +272,7 @@ start_one() {
     pebble-eab) start_pebble pebble-eab 14100 15100 true ;;
     pebble-short) start_pebble pebble-short 14300 15300 false 40 ;;
     pebble-faulty) start_pebble pebble-faulty 14200 15200 false "" faulty ;;
+    pebble-load) start_pebble pebble-load 14500 15500 false ;;
   esac
   log "$1: up (pid $(cat "$(pidfile "$1")"), $((SECONDS - t0)) s)"
 }

@@ -32,6 +32,7 @@ pub fn peer(var: &str) -> String {
         "CERTKEEPER_TEST_PEBBLE_SHORT_MGMT" => "https://127.0.0.1:15300",
         "CERTKEEPER_TEST_PEBBLE_FAULTY_DIRECTORY" => "https://127.0.0.1:14200/dir",
         "CERTKEEPER_TEST_PEBBLE_FAULTY_MGMT" => "https://127.0.0.1:15200",
+        "CERTKEEPER_TEST_PEBBLE_LOAD_DIRECTORY" => "https://127.0.0.1:14500/dir",
         "CERTKEEPER_TEST_PDNS_API" => "http://127.0.0.1:8081",
         "CERTKEEPER_TEST_PDNS_KEY" => "test-api-key",
         "CERTKEEPER_TEST_PDNS_DNS" => "127.0.0.1:5300",
@@ -188,6 +189,8 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     child: Option<Child>,
+    /// Extra environment for the daemon process (the next `restart` uses it).
+    pub env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -200,6 +203,7 @@ impl Daemon {
             dir,
             config,
             child: None,
+            env: Vec::new(),
         };
         daemon.restart();
         daemon
@@ -220,6 +224,7 @@ impl Daemon {
         let child = Command::new(certkeeper_bin())
             .args(["run", "--config", path_str(&self.config)])
             .env("RUST_LOG", "info,certkeeper=debug")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -240,6 +245,35 @@ impl Daemon {
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Start with `certkeeper::crashpoint::VARIABLE` set to `step`: the daemon parks an order
+    /// there (see `daemon/src/crashpoint.rs`).
+    pub fn start_parked_at(step: &str, make_config: impl FnOnce(&Path) -> String) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("certkeeper.toml");
+        std::fs::write(&config, make_config(dir.path())).expect("config written");
+        let mut daemon = Self {
+            dir,
+            config,
+            child: None,
+            env: vec![(certkeeper::crashpoint::VARIABLE.to_owned(), step.to_owned())],
+        };
+        daemon.restart();
+        daemon
+    }
+
+    /// Wait until the log holds `needle` `count` times; panic with the log after `timeout`.
+    pub fn wait_for_log(&self, needle: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.log().matches(needle).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "the log never showed {needle:?} {count} times:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

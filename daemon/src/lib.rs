@@ -8,6 +8,7 @@ pub mod admin;
 pub mod challenge;
 pub mod cli;
 pub mod config;
+pub mod crashpoint;
 pub mod daemon;
 pub mod deploy;
 pub mod dns;

@@ -220,8 +220,8 @@ impl Engine {
         let der = credentials.private_key().clone_key();
         let key = Key::from_pkcs8_der(der.clone_key()).map_err(|e| ca.ca_error(e))?;
 
-        let http = ca.http()?;
         let directory = ca.directory_info().await?;
+        let http = ca.http()?.keeping(&directory.new_account);
         let lookup = Account::builder_with_http(Box::new(http.clone()))
             .from_key((key, PrivateKeyDer::Pkcs8(der)), ca.directory.clone())
             .await;

@@ -370,7 +370,8 @@ impl Engine {
 
     /// The challenge records of an order.
     pub fn order_challenges(&self, order_id: &str) -> Result<Vec<ChallengeRecord>, EngineError> {
-        let all = self.store.list::<ChallengeRecord>()?;
+        let prefix = ChallengeRecord::id_prefix(order_id);
+        let all = self.store.list_prefix::<ChallengeRecord>(&prefix)?;
         Ok(all.into_iter().filter(|c| c.order_id == order_id).collect())
     }
 
@@ -622,6 +623,7 @@ impl Engine {
     /// interrupted, and pick up every unfinished order.
     pub async fn resume(self: &Arc<Self>) -> Result<(), EngineError> {
         let orders = self.store.list::<OrderRecord>()?;
+        self.rekey_challenges()?;
         for challenge in self.store.list::<ChallengeRecord>()? {
             if challenge.cleaned_up {
                 continue;
@@ -655,6 +657,7 @@ impl Engine {
         finalized.map_err(|e| ca.ca_error(e))?;
         self.set_status(&record.id, convert_status(order.state().status), None)?;
         info!("order finalized");
+        crate::crashpoint::reach("finalized").await;
         self.collect(record, order).await
     }
 

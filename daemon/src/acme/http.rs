@@ -2,9 +2,11 @@
 //! directory itself (RFC 8555 §7.1.1) because instant-acme keeps it private: whether External
 //! Account Binding is required.
 //!
-//! The client keeps the body of the last response from each URL, so the engine can read the
-//! account object the CA returns to a `newAccount` lookup (RFC 8555 §7.3.1) — its `status` is
-//! how `account list --refresh` learns whether the account is still valid.
+//! A client made `keeping` one URL keeps the body of the last response from it, so the engine
+//! can read the account object the CA returns to a `newAccount` lookup (RFC 8555 §7.3.1) — its
+//! `status` is how `account list --refresh` learns whether the account is still valid. Other
+//! clients keep nothing: an account's client lives as long as the daemon, and keeping every
+//! order, authorization and certificate body it ever fetched grew without bound.
 //!
 //! It also checks what instant-acme does not: instant-acme reads a directory without looking at
 //! the status code, so a CA that answers 500 or an HTML maintenance page would surface as
@@ -46,6 +48,7 @@ pub(crate) struct CaHttp {
     ca: Arc<str>,
     inner: HyperClient<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>,
     kept: Arc<Mutex<HashMap<String, Bytes>>>,
+    keep: Option<Arc<str>>,
 }
 
 /// What certkeeper needs from a CA's directory (profiles it reads through instant-acme).
@@ -87,7 +90,14 @@ impl CaHttp {
             ca: ca.into(),
             inner: HyperClient::builder(TokioExecutor::new()).build(connector),
             kept: Arc::default(),
+            keep: None,
         })
+    }
+
+    /// This client, keeping the body of responses from `url` (and from no other URL).
+    pub(crate) fn keeping(mut self, url: &str) -> Self {
+        self.keep = Some(Arc::from(url));
+        self
     }
 
     /// GET the directory at `url` and read the parts instant-acme does not expose.
@@ -131,6 +141,7 @@ impl HttpClient for CaHttp {
         let pending = self.inner.request(req);
         let kept = Arc::clone(&self.kept);
         let ca = Arc::clone(&self.ca);
+        let keep = self.keep.as_deref() == Some(url.as_str());
         Box::pin(async move {
             let response = tokio::time::timeout(REQUEST_TIMEOUT, pending)
                 .await
@@ -148,7 +159,7 @@ impl HttpClient for CaHttp {
             {
                 super::nonce::record_rejection(&ca, &url);
             }
-            if bytes.len() <= MAX_KEPT {
+            if keep && bytes.len() <= MAX_KEPT {
                 kept.lock()
                     .expect("kept-body map poisoned only by a panic")
                     .insert(url, bytes.clone());

@@ -4,6 +4,7 @@
 mod accounts;
 mod ari;
 mod certificate;
+mod challenge_keys;
 mod client;
 pub mod csr;
 mod eab;

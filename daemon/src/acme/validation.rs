@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use super::engine::{Engine, EngineError, convert_status};
 use super::{ChallengeKind, DnsMethod, challenge_record_name};
-use crate::store::{ChallengeRecord, ChallengeStatus, OrderRecord, new_id, now};
+use crate::store::{ChallengeRecord, ChallengeStatus, OrderRecord, now};
 
 /// One challenge the CA offered for a pending authorization.
 struct Offered {
@@ -37,8 +37,10 @@ impl Engine {
         for challenge in &records {
             self.wait_visible(challenge).await?;
         }
+        crate::crashpoint::reach("challenges-presented").await;
 
         self.set_ready(record, order, kind).await?;
+        crate::crashpoint::reach("validation-requested").await;
         let ca = self.ca_of(record)?;
         let polled = super::poll::Polled {
             order: &record.id,
@@ -106,7 +108,7 @@ impl Engine {
             ),
         };
         ChallengeRecord {
-            id: new_id(),
+            id: ChallengeRecord::new_id_for(&order.id),
             order_id: order.id.clone(),
             identifier: offer.identifier.clone(),
             kind: kind.as_str().to_owned(),

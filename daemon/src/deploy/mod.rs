@@ -119,6 +119,7 @@ impl DeployTarget {
         let group = self.group.as_ref().map(|g| g.get_ref().as_str());
         for (path, body, mode) in self.files(cert)? {
             write_atomically(&path, body.as_bytes(), mode, owner, group)?;
+            crate::crashpoint::reach_blocking("deploy-file-written");
         }
         Ok(())
     }

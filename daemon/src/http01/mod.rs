@@ -126,6 +126,9 @@ async fn answer(
     let allowed = req.method() == Method::GET || req.method() == Method::HEAD;
     let found = token.filter(|_| allowed).and_then(|t| board.http(t));
     debug!(%peer, path, served = found.is_some(), "http-01 request");
+    if found.is_some() {
+        crate::crashpoint::reach("http01-answering").await;
+    }
     Ok(match found {
         Some(key_authorization) => Response::builder()
             .header("content-type", "application/octet-stream")

@@ -72,7 +72,7 @@ impl Store {
         let Some(key) = &self.key else {
             return Ok(0);
         };
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let mut count = 0;
         for (definition, kind) in sealed_tables() {
             let mut table = txn.open_table(definition)?;

@@ -16,10 +16,13 @@ pub mod seal;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::warn;
 
 use seal::{SealError, StoreKey};
 
@@ -122,7 +125,15 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         }
         migrate::check_before_writing(path, key.as_ref()).map_err(|e| open_err(e.to_string()))?;
-        let db = Database::create(path).map_err(|e| open_err(e.to_string()))?;
+        let repaired = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&repaired);
+        let db = Database::builder()
+            .set_repair_callback(move |_| flag.store(true, Ordering::Relaxed))
+            .create(path)
+            .map_err(|e| open_err(e.to_string()))?;
+        if repaired.load(Ordering::Relaxed) {
+            warn!(path = %path.display(), "store needed repair: its allocator state was rebuilt");
+        }
         restrict_mode(path).map_err(|e| open_err(e.to_string()))?;
         let mut store = Self { db, key };
         migrate::check_sealed(&store.db, store.key.as_ref())
@@ -137,7 +148,7 @@ impl Store {
     /// Insert or replace `record`.
     pub fn put<T: Record>(&self, record: &T) -> Result<(), StoreError> {
         let bytes = self.encode(record);
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         txn.open_table(T::TABLE)?
             .insert(record.id(), bytes.as_slice())?;
         txn.commit()?;
@@ -182,9 +193,42 @@ impl Store {
         Ok(out)
     }
 
+    /// Every record of a kind whose id starts with `prefix`, in id order: a range read, so its
+    /// cost follows the records it returns, not the size of the table.
+    pub fn list_prefix<T: Record>(&self, prefix: &str) -> Result<Vec<T>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(T::TABLE) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in table.range(prefix..)? {
+            let (key, value) = entry?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            out.push(self.decode::<T>(key.value(), value.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Move a record from `old_id` to `record.id()` in one transaction.
+    pub fn rekey<T: Record>(&self, old_id: &str, record: &T) -> Result<(), StoreError> {
+        let bytes = self.encode(record);
+        let txn = self.begin_write()?;
+        {
+            let mut table = txn.open_table(T::TABLE)?;
+            table.remove(old_id)?;
+            table.insert(record.id(), bytes.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Remove the record with `id`; true when one was there.
     pub fn delete<T: Record>(&self, id: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let existed = txn.open_table(T::TABLE)?.remove(id)?.is_some();
         txn.commit()?;
         Ok(existed)
@@ -196,7 +240,7 @@ impl Store {
         id: &str,
         change: impl FnOnce(&mut T),
     ) -> Result<T, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let record = {
             let mut table = txn.open_table(T::TABLE)?;
             let current = table
@@ -216,8 +260,17 @@ impl Store {
         Ok(record)
     }
 
+    /// A write transaction that saves redb's allocator state with its commit ("quick repair"),
+    /// so a store the process was killed over opens without the full-file repair redb otherwise
+    /// runs after an unclean shutdown.
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_quick_repair(true);
+        Ok(txn)
+    }
+
     fn check_schema(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
             let version = meta.get("schema_version")?.map(|v| v.value());

@@ -233,6 +233,19 @@ pub struct ChallengeRecord {
     pub created_at: OffsetDateTime,
 }
 
+impl ChallengeRecord {
+    /// A new id for a challenge record of `order_id`: the order's id, a dot, a random part. Ids
+    /// that start with their order's let the order's records be read as one key range.
+    pub fn new_id_for(order_id: &str) -> String {
+        format!("{}{}", Self::id_prefix(order_id), new_id())
+    }
+
+    /// The start every id of `order_id`'s challenge records has.
+    pub fn id_prefix(order_id: &str) -> String {
+        format!("{order_id}.")
+    }
+}
+
 impl Record for ChallengeRecord {
     const TABLE: redb::TableDefinition<'static, &'static str, &'static [u8]> =
         redb::TableDefinition::new("challenges");

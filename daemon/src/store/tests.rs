@@ -187,3 +187,30 @@ fn a_sealed_store_opened_with_another_key_is_refused_and_left_unchanged() {
     assert!(err.contains("csr c1") && err.contains("k2"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+#[test]
+fn a_prefix_listing_returns_only_the_ids_under_the_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb")).unwrap();
+    for id in ["a.1", "a.2", "a", "ab.1", "b.1", "0.1"] {
+        store.put(&order(id)).unwrap();
+    }
+    let ids: Vec<String> = store
+        .list_prefix::<OrderRecord>("a.")
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(ids, ["a.1", "a.2"]);
+    assert!(store.list_prefix::<OrderRecord>("c.").unwrap().is_empty());
+}
+
+#[test]
+fn rekeying_moves_a_record_and_leaves_nothing_under_the_old_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb")).unwrap();
+    store.put(&order("old")).unwrap();
+    store.rekey("old", &order("o.new")).unwrap();
+    assert!(store.get::<OrderRecord>("old").unwrap().is_none());
+    assert_eq!(store.require::<OrderRecord>("o.new").unwrap().id, "o.new");
+}
