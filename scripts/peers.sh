@@ -6,6 +6,9 @@
 #   pebble        ACME https://127.0.0.1:14000/dir, management https://127.0.0.1:15000
 #   pebble-eab    same, EAB required: https://127.0.0.1:14100/dir, management :15100
 #   pebble-short  same, issuing 40-second certificates (renewal tests): :14300, management :15300
+#   dnsmasq-bench as dnsmasq on 127.0.0.1:5499, also forwarding all of dns.bench.example.test
+#                 to certkeeper (127.0.0.1:5353), for scripts/bench.sh issuance
+#   pebble-bench  as pebble, resolving through dnsmasq-bench: :14400, management :15400
 #
 # The pebbles validate HTTP-01 on port 5002 and TLS-ALPN-01 on port 5001 of whatever the
 # name resolves to (127.0.0.1), so tests that answer challenges must take turns.
@@ -23,11 +26,13 @@ PDNS_KEY=test-api-key
 PDNS_API=http://127.0.0.1:8081
 ZONE=example.test.
 CHALLENGE_DNS=127.0.0.1#5353   # certkeeper's own authoritative DNS server in tests and the demo
-SERVICES=(pdns dnsmasq pebble pebble-eab pebble-short)   # start order; stop goes in reverse
+SERVICES=(pdns dnsmasq pebble pebble-eab pebble-short dnsmasq-bench pebble-bench)   # start order; stop goes in reverse
 
 # tcp/udp ports each service binds (checked free before it starts).
-declare -A TCP_PORTS=([pdns]="5300 8081" [dnsmasq]=5399 [pebble]="14000 15000" [pebble-eab]="14100 15100" [pebble-short]="14300 15300")
-declare -A UDP_PORTS=([pdns]=5300 [dnsmasq]=5399 [pebble]="" [pebble-eab]="" [pebble-short]="")
+declare -A TCP_PORTS=([pdns]="5300 8081" [dnsmasq]=5399 [pebble]="14000 15000" [pebble-eab]="14100 15100" [pebble-short]="14300 15300"
+  [dnsmasq-bench]=5499 [pebble-bench]="14400 15400")
+declare -A UDP_PORTS=([pdns]=5300 [dnsmasq]=5399 [pebble]="" [pebble-eab]="" [pebble-short]=""
+  [dnsmasq-bench]=5499 [pebble-bench]="")
 
 pidfile() { echo "$DIR/$1.pid"; }
 logfile() { echo "$DIR/$1/$1.log"; }
@@ -144,15 +149,17 @@ ensure_zone() {
 }
 
 # ---------------------------------------------------------------------------- dnsmasq
+# start_dnsmasq [NAME PORT EXTRA_SERVER_LINE]
 start_dnsmasq() {
-  local d="$DIR/dnsmasq"
+  local name="${1:-dnsmasq}" port="${2:-5399}" extra="${3:-}" d
+  d="$DIR/$name"
   mkdir -p "$d"
   # No resolv.conf, no /etc/hosts, no other upstream: a name outside these domains is REFUSED
   # and never leaves the machine. The more specific server= line wins, so the two
   # _acme-challenge zones go to certkeeper, the rest of example.test to PowerDNS.
   # Rebind protection (stop-dns-rebind) is off by default and stays off: every answer is 127.0.0.1.
   cat >"$d/dnsmasq.conf" <<EOF
-port=5399
+port=$port
 listen-address=127.0.0.1
 bind-interfaces
 no-resolv
@@ -167,11 +174,12 @@ group=nogroup
 server=/example.test/127.0.0.1#5300
 server=/_acme-challenge.b.example.test/$CHALLENGE_DNS
 server=/_acme-challenge.d.example.test/$CHALLENGE_DNS
+$extra
 EOF
   # --conf-file replaces /etc/dnsmasq.conf (and its conf-dir); -k stays in the foreground.
-  launch dnsmasq /usr/sbin/dnsmasq -k --conf-file="$d/dnsmasq.conf"
-  wait_for dnsmasq "a.example.test A via 127.0.0.1:5399" \
-    bash -c 'dig +time=1 +tries=1 +short @127.0.0.1 -p 5399 a.example.test A | grep -qx 127.0.0.1'
+  launch "$name" /usr/sbin/dnsmasq -k --conf-file="$d/dnsmasq.conf"
+  wait_for "$name" "a.example.test A via 127.0.0.1:$port" \
+    bash -c "dig +time=1 +tries=1 +short @127.0.0.1 -p $port a.example.test A | grep -qx 127.0.0.1"
 }
 
 # ---------------------------------------------------------------------------- pebble
@@ -192,9 +200,10 @@ ensure_tls() {
     -CAcreateserial -days 3650 -extfile "$d/tls-leaf.ext" -out "$d/tls-cert.pem" 2>/dev/null
 }
 
-# start_pebble NAME ACME_PORT MGMT_PORT EAB(true|false) [VALIDITY_SECONDS]
+# start_pebble NAME ACME_PORT MGMT_PORT EAB(true|false) [VALIDITY_SECONDS] [RESOLVER]
 start_pebble() {
   local name="$1" port="$2" mgmt="$3" eab="$4" d="$DIR/$1" keys="" validity=""
+  local resolver="${6:-127.0.0.1:5399}"
   [ -n "${5:-}" ] && validity=",
     \"certificateValidityPeriod\": $5"
   mkdir -p "$d"
@@ -224,7 +233,7 @@ EOF
   # Run from $d: pebble's defaults are paths relative to the cwd.
   launch "$name" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
-    /usr/bin/pebble -config "$d/pebble-config.json" -dnsserver 127.0.0.1:5399 -strict=false
+    /usr/bin/pebble -config "$d/pebble-config.json" -dnsserver "$resolver" -strict=false
   wait_for "$name" "https://127.0.0.1:$port/dir" \
     curl -fsS --max-time 2 --cacert "$DIR/tls/tls-ca.pem" "https://127.0.0.1:$port/dir"
 }
@@ -239,6 +248,7 @@ CERTKEEPER_TEST_PEBBLE_EAB_DIRECTORY https://127.0.0.1:14100/dir
 CERTKEEPER_TEST_PEBBLE_EAB_MGMT https://127.0.0.1:15100
 CERTKEEPER_TEST_PEBBLE_SHORT_DIRECTORY https://127.0.0.1:14300/dir
 CERTKEEPER_TEST_PEBBLE_SHORT_MGMT https://127.0.0.1:15300
+CERTKEEPER_BENCH_PEBBLE_DIRECTORY https://127.0.0.1:14400/dir
 CERTKEEPER_TEST_PEBBLE_TLS_CA $DIR/tls/tls-ca.pem
 CERTKEEPER_TEST_PDNS_API $PDNS_API
 CERTKEEPER_TEST_PDNS_KEY $PDNS_KEY
@@ -258,6 +268,8 @@ start_one() {
     pebble) start_pebble pebble 14000 15000 false ;;
     pebble-eab) start_pebble pebble-eab 14100 15100 true ;;
     pebble-short) start_pebble pebble-short 14300 15300 false 40 ;;
+    dnsmasq-bench) start_dnsmasq dnsmasq-bench 5499 "server=/dns.bench.example.test/$CHALLENGE_DNS" ;;
+    pebble-bench) start_pebble pebble-bench 14400 15400 false "" 127.0.0.1:5499 ;;
   esac
   log "$1: up (pid $(cat "$(pidfile "$1")"), $((SECONDS - t0)) s)"
 }
