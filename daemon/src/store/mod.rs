@@ -7,6 +7,7 @@
 //! version; a file written by a newer schema is refused rather than misread.
 
 mod records;
+mod summary;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,11 @@ pub use records::{
     AccountRecord, CertificateRecord, ChallengeRecord, ChallengeStatus, CsrRecord, OrderRecord,
     OrderStatus, new_id, now,
 };
+pub use summary::CertificateSummary;
+
+/// The most memory redb keeps pages of the file in. Its default is 1 GiB, so a daemon that
+/// once read every record of a large store kept all of them; the OS caches the file anyway.
+const CACHE_BYTES: usize = 4 << 20;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -97,7 +103,10 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         }
-        let db = Database::create(path).map_err(|e| open_err(e.to_string()))?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| open_err(e.to_string()))?;
         restrict_mode(path).map_err(|e| open_err(e.to_string()))?;
         let store = Self { db };
         store.check_schema().map_err(|e| open_err(e.to_string()))?;
@@ -111,6 +120,21 @@ impl Store {
         let txn = self.db.begin_write()?;
         txn.open_table(T::TABLE)?
             .insert(record.id(), bytes.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Insert or replace every record of `records` in one transaction (one disk sync in all).
+    pub fn put_all<T: Record>(&self, records: &[T]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(T::TABLE)?;
+            for record in records {
+                let bytes = serde_json::to_vec(record)
+                    .expect("records serialize: no maps with non-string keys");
+                table.insert(record.id(), bytes.as_slice())?;
+            }
+        }
         txn.commit()?;
         Ok(())
     }
@@ -139,6 +163,12 @@ impl Store {
 
     /// Every record of a kind, in id order.
     pub fn list<T: Record>(&self) -> Result<Vec<T>, StoreError> {
+        self.list_as::<T, T>()
+    }
+
+    /// Every record of kind `T`, in id order, decoded as `V`: a view naming only some of the
+    /// record's fields, so the others are skipped instead of copied.
+    pub fn list_as<T: Record, V: DeserializeOwned>(&self) -> Result<Vec<V>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = match txn.open_table(T::TABLE) {
             Ok(table) => table,
@@ -148,7 +178,7 @@ impl Store {
         let mut out = Vec::new();
         for entry in table.iter()? {
             let (key, value) = entry?;
-            out.push(decode::<T>(key.value(), value.value())?);
+            out.push(decode_as::<T, V>(key.value(), value.value())?);
         }
         Ok(out)
     }
@@ -211,6 +241,10 @@ impl Store {
 }
 
 fn decode<T: Record>(id: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    decode_as::<T, T>(id, bytes)
+}
+
+fn decode_as<T: Record, V: DeserializeOwned>(id: &str, bytes: &[u8]) -> Result<V, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         kind: T::KIND,
         id: id.to_owned(),

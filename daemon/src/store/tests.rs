@@ -85,3 +85,24 @@ fn a_file_that_is_not_a_store_is_refused_and_left_alone() {
     assert!(Store::open(&path).is_err());
     assert_eq!(std::fs::read(&path).unwrap(), b"not a database");
 }
+
+#[test]
+fn put_all_stores_every_record_and_replaces_existing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb")).unwrap();
+    store.put(&order("o1")).unwrap();
+    let mut replaced = order("o1");
+    replaced.names = vec!["b.example.test".into()];
+    store.put_all(&[replaced, order("o2")]).unwrap();
+    let ids: Vec<String> = store
+        .list::<OrderRecord>()
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(ids, ["o1", "o2"]);
+    assert_eq!(
+        store.require::<OrderRecord>("o1").unwrap().names,
+        vec!["b.example.test"]
+    );
+}
