@@ -7,8 +7,10 @@
 #   pebble-eab    same, EAB required: https://127.0.0.1:14100/dir, management :15100
 #   pebble-short  same, issuing 40-second certificates (renewal tests): :14300, management :15300
 #   dnsmasq-bench as dnsmasq on 127.0.0.1:5499, also forwarding all of dns.bench.example.test
-#                 to certkeeper (127.0.0.1:5353), for scripts/bench.sh issuance
-#   pebble-bench  as pebble, resolving through dnsmasq-bench: :14400, management :15400
+#                 to certkeeper's DNS server on 127.0.0.1:5363, for scripts/bench.sh issuance
+#   pebble-bench  as pebble, resolving through dnsmasq-bench and validating HTTP-01 on port
+#                 5012: :14400, management :15400. The bench's own ports keep it out of the
+#                 e2e tests' way (5002, 5353), so it needs no lock.
 #
 # The pebbles validate HTTP-01 on port 5002 and TLS-ALPN-01 on port 5001 of whatever the
 # name resolves to (127.0.0.1), so tests that answer challenges must take turns.
@@ -200,10 +202,10 @@ ensure_tls() {
     -CAcreateserial -days 3650 -extfile "$d/tls-leaf.ext" -out "$d/tls-cert.pem" 2>/dev/null
 }
 
-# start_pebble NAME ACME_PORT MGMT_PORT EAB(true|false) [VALIDITY_SECONDS] [RESOLVER]
+# start_pebble NAME ACME_PORT MGMT_PORT EAB(true|false) [VALIDITY_SECONDS] [RESOLVER] [HTTP01_PORT]
 start_pebble() {
   local name="$1" port="$2" mgmt="$3" eab="$4" d="$DIR/$1" keys="" validity=""
-  local resolver="${6:-127.0.0.1:5399}"
+  local resolver="${6:-127.0.0.1:5399}" http01="${7:-5002}"
   [ -n "${5:-}" ] && validity=",
     \"certificateValidityPeriod\": $5"
   mkdir -p "$d"
@@ -221,7 +223,7 @@ start_pebble() {
     "managementListenAddress": "127.0.0.1:$mgmt",
     "certificate": "$DIR/tls/tls-cert.pem",
     "privateKey": "$DIR/tls/tls-key.pem",
-    "httpPort": 5002,
+    "httpPort": $http01,
     "tlsPort": 5001,
     "ocspResponderURL": "",
     "externalAccountBindingRequired": $eab$keys$validity
@@ -268,8 +270,8 @@ start_one() {
     pebble) start_pebble pebble 14000 15000 false ;;
     pebble-eab) start_pebble pebble-eab 14100 15100 true ;;
     pebble-short) start_pebble pebble-short 14300 15300 false 40 ;;
-    dnsmasq-bench) start_dnsmasq dnsmasq-bench 5499 "server=/dns.bench.example.test/$CHALLENGE_DNS" ;;
-    pebble-bench) start_pebble pebble-bench 14400 15400 false "" 127.0.0.1:5499 ;;
+    dnsmasq-bench) start_dnsmasq dnsmasq-bench 5499 "server=/dns.bench.example.test/127.0.0.1#5363" ;;
+    pebble-bench) start_pebble pebble-bench 14400 15400 false "" 127.0.0.1:5499 5012 ;;
   esac
   log "$1: up (pid $(cat "$(pidfile "$1")"), $((SECONDS - t0)) s)"
 }
