@@ -12,6 +12,11 @@
 #   pebble-load   same, for the 1,000-order load test alone (its in-memory database grows by
 #                 1,000 orders a run, and pebble 2.4 can deadlock under that many requests in
 #                 flight): :14500, management :15500
+#   dnsmasq-bench as dnsmasq on 127.0.0.1:5499, also forwarding all of dns.bench.example.test
+#                 to certkeeper's DNS server on 127.0.0.1:5363, for scripts/bench.sh issuance
+#   pebble-bench  as pebble, resolving through dnsmasq-bench and validating HTTP-01 on port
+#                 5012: :14400, management :15400. The bench's own ports keep it out of the
+#                 e2e tests' way (5002, 5353), so it needs no lock.
 #
 # The pebbles validate HTTP-01 on port 5002 and TLS-ALPN-01 on port 5001 of whatever the
 # name resolves to (127.0.0.1), so tests that answer challenges must take turns.
@@ -29,11 +34,13 @@ PDNS_KEY=test-api-key
 PDNS_API=http://127.0.0.1:8081
 ZONE=example.test.
 CHALLENGE_DNS=127.0.0.1#5353   # certkeeper's own authoritative DNS server in tests and the demo
-SERVICES=(pdns dnsmasq pebble pebble-eab pebble-short pebble-faulty pebble-load)   # start order; stop goes in reverse
+SERVICES=(pdns dnsmasq pebble pebble-eab pebble-short pebble-faulty pebble-load dnsmasq-bench pebble-bench)   # start order; stop goes in reverse
 
 # tcp/udp ports each service binds (checked free before it starts).
-declare -A TCP_PORTS=([pdns]="5300 8081" [dnsmasq]=5399 [pebble]="14000 15000" [pebble-eab]="14100 15100" [pebble-short]="14300 15300" [pebble-faulty]="14200 15200" [pebble-load]="14500 15500")
-declare -A UDP_PORTS=([pdns]=5300 [dnsmasq]=5399 [pebble]="" [pebble-eab]="" [pebble-short]="" [pebble-faulty]="" [pebble-load]="")
+declare -A TCP_PORTS=([pdns]="5300 8081" [dnsmasq]=5399 [pebble]="14000 15000" [pebble-eab]="14100 15100" [pebble-short]="14300 15300"
+  [pebble-faulty]="14200 15200" [pebble-load]="14500 15500" [dnsmasq-bench]=5499 [pebble-bench]="14400 15400")
+declare -A UDP_PORTS=([pdns]=5300 [dnsmasq]=5399 [pebble]="" [pebble-eab]="" [pebble-short]=""
+  [pebble-faulty]="" [pebble-load]="" [dnsmasq-bench]=5499 [pebble-bench]="")
 
 pidfile() { echo "$DIR/$1.pid"; }
 logfile() { echo "$DIR/$1/$1.log"; }
@@ -150,15 +157,17 @@ ensure_zone() {
 }
 
 # ---------------------------------------------------------------------------- dnsmasq
+# start_dnsmasq [NAME PORT EXTRA_SERVER_LINE]
 start_dnsmasq() {
-  local d="$DIR/dnsmasq"
+  local name="${1:-dnsmasq}" port="${2:-5399}" extra="${3:-}" d
+  d="$DIR/$name"
   mkdir -p "$d"
   # No resolv.conf, no /etc/hosts, no other upstream: a name outside these domains is REFUSED
   # and never leaves the machine. The more specific server= line wins, so the two
   # _acme-challenge zones go to certkeeper, the rest of example.test to PowerDNS.
   # Rebind protection (stop-dns-rebind) is off by default and stays off: every answer is 127.0.0.1.
   cat >"$d/dnsmasq.conf" <<EOF
-port=5399
+port=$port
 listen-address=127.0.0.1
 bind-interfaces
 no-resolv
@@ -173,11 +182,12 @@ group=nogroup
 server=/example.test/127.0.0.1#5300
 server=/_acme-challenge.b.example.test/$CHALLENGE_DNS
 server=/_acme-challenge.d.example.test/$CHALLENGE_DNS
+$extra
 EOF
   # --conf-file replaces /etc/dnsmasq.conf (and its conf-dir); -k stays in the foreground.
-  launch dnsmasq /usr/sbin/dnsmasq -k --conf-file="$d/dnsmasq.conf"
-  wait_for dnsmasq "a.example.test A via 127.0.0.1:5399" \
-    bash -c 'dig +time=1 +tries=1 +short @127.0.0.1 -p 5399 a.example.test A | grep -qx 127.0.0.1'
+  launch "$name" /usr/sbin/dnsmasq -k --conf-file="$d/dnsmasq.conf"
+  wait_for "$name" "a.example.test A via 127.0.0.1:$port" \
+    bash -c "dig +time=1 +tries=1 +short @127.0.0.1 -p $port a.example.test A | grep -qx 127.0.0.1"
 }
 
 # ---------------------------------------------------------------------------- pebble
@@ -198,13 +208,14 @@ ensure_tls() {
     -CAcreateserial -days 3650 -extfile "$d/tls-leaf.ext" -out "$d/tls-cert.pem" 2>/dev/null
 }
 
-# start_pebble NAME ACME_PORT MGMT_PORT EAB(true|false) [VALIDITY_SECONDS] [faulty]
+# start_pebble NAME ACME_PORT MGMT_PORT EAB(true|false) [VALIDITY_SECONDS] [faulty] [RESOLVER] [HTTP01_PORT]
 # "faulty" turns pebble's own fault switches on: badNonce for half of all good nonces and the
 # VA's random 0-15 s sleep before each validation. The other pebbles have both off.
 start_pebble() {
   local name="$1" port="$2" mgmt="$3" eab="$4" d="$DIR/$1" keys="" validity=""
   local knobs=(PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0)
   [ "${6:-}" = faulty ] && knobs=(PEBBLE_WFE_NONCEREJECT=50 PEBBLE_AUTHZREUSE=0)
+  local resolver="${7:-127.0.0.1:5399}" http01="${8:-5002}"
   [ -n "${5:-}" ] && validity=",
     \"certificateValidityPeriod\": $5"
   mkdir -p "$d"
@@ -222,7 +233,7 @@ start_pebble() {
     "managementListenAddress": "127.0.0.1:$mgmt",
     "certificate": "$DIR/tls/tls-cert.pem",
     "privateKey": "$DIR/tls/tls-key.pem",
-    "httpPort": 5002,
+    "httpPort": $http01,
     "tlsPort": 5001,
     "ocspResponderURL": "",
     "externalAccountBindingRequired": $eab$keys$validity
@@ -233,7 +244,7 @@ EOF
   # -strict=false needs the "=": with a space Go's flag parser stops there (PEERS.md).
   # Run from $d: pebble's defaults are paths relative to the cwd.
   launch "$name" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${knobs[@]}" \
-    /usr/bin/pebble -config "$d/pebble-config.json" -dnsserver 127.0.0.1:5399 -strict=false
+    /usr/bin/pebble -config "$d/pebble-config.json" -dnsserver "$resolver" -strict=false
   wait_for "$name" "https://127.0.0.1:$port/dir" \
     curl -fsS --max-time 2 --cacert "$DIR/tls/tls-ca.pem" "https://127.0.0.1:$port/dir"
 }
@@ -252,6 +263,7 @@ CERTKEEPER_TEST_PEBBLE_FAULTY_DIRECTORY https://127.0.0.1:14200/dir
 CERTKEEPER_TEST_PEBBLE_FAULTY_MGMT https://127.0.0.1:15200
 CERTKEEPER_TEST_PEBBLE_LOAD_DIRECTORY https://127.0.0.1:14500/dir
 CERTKEEPER_TEST_PEBBLE_LOAD_MGMT https://127.0.0.1:15500
+CERTKEEPER_BENCH_PEBBLE_DIRECTORY https://127.0.0.1:14400/dir
 CERTKEEPER_TEST_PEBBLE_TLS_CA $DIR/tls/tls-ca.pem
 CERTKEEPER_TEST_PDNS_API $PDNS_API
 CERTKEEPER_TEST_PDNS_KEY $PDNS_KEY
@@ -273,6 +285,8 @@ start_one() {
     pebble-short) start_pebble pebble-short 14300 15300 false 40 ;;
     pebble-faulty) start_pebble pebble-faulty 14200 15200 false "" faulty ;;
     pebble-load) start_pebble pebble-load 14500 15500 false ;;
+    dnsmasq-bench) start_dnsmasq dnsmasq-bench 5499 "server=/dns.bench.example.test/127.0.0.1#5363" ;;
+    pebble-bench) start_pebble pebble-bench 14400 15400 false "" "" 127.0.0.1:5499 5012 ;;
   esac
   log "$1: up (pid $(cat "$(pidfile "$1")"), $((SECONDS - t0)) s)"
 }

@@ -20,8 +20,8 @@ use crate::challenge::{Board, canonical_name};
 use crate::dns::PropagationChecker;
 use crate::plugin::PluginHost;
 use crate::store::{
-    AccountRecord, CertificateRecord, ChallengeRecord, CsrRecord, OrderRecord, OrderStatus, Store,
-    StoreError, new_id, now,
+    AccountRecord, CertificateRecord, CertificateSummary, ChallengeRecord, CsrRecord, OrderRecord,
+    OrderStatus, Store, StoreError, new_id, now,
 };
 
 /// What an operator (or the config) asks for when placing an order.
@@ -474,6 +474,15 @@ impl Engine {
     /// Every stored certificate, newest first.
     pub fn certificates(&self) -> Result<Vec<CertificateRecord>, EngineError> {
         let mut certs = self.store.list::<CertificateRecord>()?;
+        certs.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+        Ok(certs)
+    }
+
+    /// Every stored certificate without its chain and key, newest first: for listings.
+    pub fn certificate_summaries(&self) -> Result<Vec<CertificateSummary>, EngineError> {
+        let mut certs = self
+            .store
+            .list_as::<CertificateRecord, CertificateSummary>()?;
         certs.sort_by_key(|c| std::cmp::Reverse(c.created_at));
         Ok(certs)
     }

@@ -1,7 +1,7 @@
 //! Admin routes for renewal and export: the certificate list with each one's renewal state,
 //! `renew` now, turning renewal on for a CLI certificate, and exporting chain and key.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use hyper::{Method, StatusCode};
 use serde_json::json;
@@ -9,32 +9,48 @@ use serde_json::json;
 use super::routes::{AdminState, Reply, fail, ok};
 use super::views::CertificateView;
 use crate::acme::EngineError;
-use crate::schedule::{ScheduleError, Scheduler};
+use crate::schedule::{RenewalRecord, ScheduleError, Scheduler};
 
 /// Every certificate, newest first; the newest of each name carries its renewal state.
+///
+/// Reads each table once: certificates without their chains and keys, and every renewal record.
 pub(super) fn list(state: &AdminState) -> Result<Vec<CertificateView>, EngineError> {
-    let certs = state.engine.certificates()?;
+    let certs = state.engine.certificate_summaries()?;
+    let mut plans: HashMap<String, RenewalRecord> = match &state.scheduler {
+        Some(_) => state.engine.store().list::<RenewalRecord>()?,
+        None => Vec::new(),
+    }
+    .into_iter()
+    .map(|r| (r.name.clone(), r))
+    .collect();
+    let configured: HashSet<String> = state.scheduler.as_ref().map_or_else(HashSet::new, |s| {
+        s.config()
+            .certificates
+            .iter()
+            .map(|c| c.name.get_ref().clone())
+            .collect()
+    });
     let mut seen = HashSet::new();
     let mut views = Vec::with_capacity(certs.len());
-    for cert in &certs {
-        let mut view = CertificateView::new(cert, false);
-        if !seen.insert(cert.name.clone()) {
+    for cert in certs {
+        let mut view = CertificateView::from_summary(cert);
+        if !seen.insert(view.name.clone()) {
             view.status = Some("superseded".into());
         } else if let Some(scheduler) = &state.scheduler {
-            annotate(&mut view, scheduler)?;
+            let (record, configured) = (plans.remove(&view.name), configured.contains(&view.name));
+            annotate(&mut view, scheduler, configured, record);
         }
         views.push(view);
     }
     Ok(views)
 }
 
-fn annotate(view: &mut CertificateView, scheduler: &Scheduler) -> Result<(), EngineError> {
-    let configured = scheduler
-        .config()
-        .certificates
-        .iter()
-        .any(|c| c.name.get_ref() == &view.name);
-    let record = scheduler.state(&view.name).map_err(engine_error)?;
+fn annotate(
+    view: &mut CertificateView,
+    scheduler: &Scheduler,
+    configured: bool,
+    record: Option<RenewalRecord>,
+) {
     let status = match &record {
         Some(r) if configured || r.auto => scheduler.status_of(r),
         _ if configured => "ok",
@@ -45,7 +61,6 @@ fn annotate(view: &mut CertificateView, scheduler: &Scheduler) -> Result<(), Eng
         view.next_renewal = r.retry_at.max(r.next_at);
         view.renewal_error = r.last_error;
     }
-    Ok(())
 }
 
 /// The routes under `/v1/certificates/NAME/…` and `/v1/renewals`.

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::store::{AccountRecord, CertificateRecord, ChallengeRecord, CsrRecord, OrderRecord};
+use crate::store::{
+    AccountRecord, CertificateRecord, CertificateSummary, ChallengeRecord, CsrRecord, OrderRecord,
+};
 
 /// An account, without its key.
 #[derive(Debug, Serialize, Deserialize)]
@@ -148,6 +150,26 @@ impl CertificateView {
             revoked_at: c.revoked_at,
             revocation_reason: c.revocation_reason,
             chain_pem: with_chain.then(|| c.chain_pem.clone()),
+            status: None,
+            next_renewal: None,
+            renewal_error: None,
+        }
+    }
+
+    /// The view of a listing, which carries no chain.
+    pub fn from_summary(c: CertificateSummary) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            order_id: c.order_id,
+            names: c.names,
+            issuer: c.issuer,
+            serial: c.serial,
+            not_before: c.not_before,
+            not_after: c.not_after,
+            revoked_at: c.revoked_at,
+            revocation_reason: c.revocation_reason,
+            chain_pem: None,
             status: None,
             next_renewal: None,
             renewal_error: None,

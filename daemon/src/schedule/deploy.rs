@@ -4,13 +4,20 @@
 use tracing::{error, info, warn};
 
 use super::Scheduler;
+use super::snapshot::Snapshot;
 use crate::config::Config;
 use crate::deploy::DeployTarget;
 
 impl Scheduler {
     /// Deploy the newest certificate called `name` if its targets do not hold it yet, and
     /// retry hooks that failed before. Failures are logged; the next pass tries again.
-    pub(super) async fn deploy(&self, config: &Config, name: &str, verify_files: bool) {
+    pub(super) async fn deploy(
+        &self,
+        config: &Config,
+        name: &str,
+        verify_files: bool,
+        snapshot: &Snapshot,
+    ) {
         let Some(cert) = config
             .certificates
             .iter()
@@ -21,7 +28,7 @@ impl Scheduler {
         if cert.deploy.is_empty() {
             return;
         }
-        let Ok(Some(latest)) = self.latest(name) else {
+        let Ok(Some(latest)) = self.by_id(snapshot.latest(name)) else {
             return;
         };
         let Ok(record) = self.record(name) else {

@@ -10,17 +10,19 @@
 mod deploy;
 mod report;
 mod settings;
+mod snapshot;
 mod state;
 mod window;
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use snapshot::Snapshot;
 pub use state::RenewalRecord;
 pub use window::{Window, backoff, lifetime_window, pick};
 
@@ -121,17 +123,30 @@ impl Scheduler {
     /// One pass: register missing accounts, then renew and deploy what is due. `verify_files`
     /// also compares deployed files with the store (at start and after a reload).
     pub async fn pass(&self, verify_files: bool) {
+        let started = Instant::now();
         let config = self.config();
         self.register_accounts(&config).await;
-        for name in self.names(&config) {
+        let mut snapshot = match Snapshot::read(&self.engine) {
+            Ok(snapshot) => snapshot,
+            Err(error) => return error!(%error, "renewal pass cannot read the store"),
+        };
+        let names = self.names(&config);
+        for name in &names {
             let span = info_span!("renewal", certificate = %name);
-            if let Err(error) = self.step(&config, &name).instrument(span.clone()).await {
+            let step = self.step(&config, name, &mut snapshot);
+            if let Err(error) = step.instrument(span.clone()).await {
                 error!(parent: &span, %error, "renewal pass failed");
             }
-            self.deploy(&config, &name, verify_files)
+            self.deploy(&config, name, verify_files, &snapshot)
                 .instrument(span)
                 .await;
         }
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        let stored = snapshot.names();
+        debug!(
+            certificates = names.len(),
+            stored, elapsed_ms, "renewal pass done"
+        );
     }
 
     /// Renew `name` now, whatever its window, with its own settings and a fresh key; turns
@@ -197,6 +212,16 @@ impl Scheduler {
     }
 
     fn request_for(&self, config: &Config, name: &str) -> Result<NewOrderRequest, ScheduleError> {
+        self.request_from(config, name, None)
+    }
+
+    /// As [`Self::request_for`], given the newest certificate of `name` when it is known.
+    fn request_from(
+        &self,
+        config: &Config,
+        name: &str,
+        latest: Option<&CertificateRecord>,
+    ) -> Result<NewOrderRequest, ScheduleError> {
         if let Some(cert) = config
             .certificates
             .iter()
@@ -204,8 +229,19 @@ impl Scheduler {
         {
             return Ok(settings::from_config(cert));
         }
-        let latest = self.engine.certificate(name)?;
+        let latest = match latest {
+            Some(cert) => cert.clone(),
+            None => self.engine.certificate(name)?,
+        };
         Ok(settings::from_issuing_order(&self.engine, &latest)?)
+    }
+
+    /// The whole certificate record behind a snapshot's id.
+    fn by_id(&self, id: Option<&str>) -> Result<Option<CertificateRecord>, ScheduleError> {
+        match id {
+            Some(id) => Ok(self.engine.store().get::<CertificateRecord>(id)?),
+            None => Ok(None),
+        }
     }
 
     fn latest(&self, name: &str) -> Result<Option<CertificateRecord>, ScheduleError> {
@@ -214,14 +250,25 @@ impl Scheduler {
     }
 
     /// Settle the order under way, then place a new one if `name` is due.
-    async fn step(&self, config: &Config, name: &str) -> Result<(), ScheduleError> {
+    async fn step(
+        &self,
+        config: &Config,
+        name: &str,
+        snapshot: &mut Snapshot,
+    ) -> Result<(), ScheduleError> {
         let _records = self.records.lock().await;
         let mut record = self.record(name)?;
-        if !self.settle(config, &mut record)? || self.order_in_flight(name)? {
-            return self.save(record);
+        let before = record.clone();
+        let had_order = record.order_id.is_some();
+        if !self.settle(config, &mut record)? || snapshot.in_flight(name) {
+            return self.save_changed(&before, record);
         }
-        let request = self.request_for(config, name)?;
-        let latest = self.latest(name)?;
+        if had_order {
+            // The order just ended, perhaps with a certificate newer than the snapshot's.
+            snapshot.set_latest(name, self.latest(name)?.map(|c| c.id));
+        }
+        let latest = self.by_id(snapshot.latest(name))?;
+        let request = self.request_from(config, name, latest.as_ref())?;
         let now = now();
         let due = match &latest {
             // A revoked certificate is replaced at once, like one for other names.
@@ -233,10 +280,11 @@ impl Scheduler {
             }
             _ => true,
         };
-        if due && record.retry_at.is_none_or(|at| at <= now) {
+        // N.B. read orders afresh before placing: one may have been placed since the snapshot.
+        if due && record.retry_at.is_none_or(|at| at <= now) && !self.order_in_flight(name)? {
             let _ = self.place(&mut record, request).await;
         }
-        self.save(record)
+        self.save_changed(&before, record)
     }
 
     /// Account for the outcome of the renewal order under way; false while it runs.
@@ -391,6 +439,19 @@ impl Scheduler {
             warn!(failures = record.failures, %reason, retry_in = ?wait, "renewal failed; backing off");
         }
         record.last_error = Some(reason);
+    }
+
+    /// Write `record` back unless it equals `before`: a pass over thousands of certificates
+    /// with nothing due then writes nothing, instead of one synced transaction per certificate.
+    fn save_changed(
+        &self,
+        before: &RenewalRecord,
+        record: RenewalRecord,
+    ) -> Result<(), ScheduleError> {
+        if *before == record {
+            return Ok(());
+        }
+        self.save(record)
     }
 
     fn save(&self, record: RenewalRecord) -> Result<(), ScheduleError> {

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::store::Record;
 
 /// Where a certificate's renewal stands.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenewalRecord {
     /// The certificate's name (the key).
     pub name: String,

@@ -13,6 +13,7 @@
 mod migrate;
 mod records;
 pub mod seal;
+mod summary;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,11 @@ pub use records::{
     AccountRecord, CertificateRecord, ChallengeRecord, ChallengeStatus, CsrRecord, OrderRecord,
     OrderStatus, new_id, now,
 };
+pub use summary::CertificateSummary;
+
+/// The most memory redb keeps pages of the file in. Its default is 1 GiB, so a daemon that
+/// once read every record of a large store kept all of them; the OS caches the file anyway.
+const CACHE_BYTES: usize = 4 << 20;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -128,6 +134,7 @@ impl Store {
         let repaired = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&repaired);
         let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .set_repair_callback(move |_| flag.store(true, Ordering::Relaxed))
             .create(path)
             .map_err(|e| open_err(e.to_string()))?;
@@ -151,6 +158,20 @@ impl Store {
         let txn = self.begin_write()?;
         txn.open_table(T::TABLE)?
             .insert(record.id(), bytes.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Insert or replace every record of `records` in one transaction (one disk sync in all).
+    pub fn put_all<T: Record>(&self, records: &[T]) -> Result<(), StoreError> {
+        let txn = self.begin_write()?;
+        {
+            let mut table = txn.open_table(T::TABLE)?;
+            for record in records {
+                let bytes = self.encode(record);
+                table.insert(record.id(), bytes.as_slice())?;
+            }
+        }
         txn.commit()?;
         Ok(())
     }
@@ -179,6 +200,12 @@ impl Store {
 
     /// Every record of a kind, in id order.
     pub fn list<T: Record>(&self) -> Result<Vec<T>, StoreError> {
+        self.list_as::<T, T>()
+    }
+
+    /// Every record of kind `T`, in id order, decoded as `V`: a view naming only some of the
+    /// record's fields, so the others are skipped instead of copied.
+    pub fn list_as<T: Record, V: DeserializeOwned>(&self) -> Result<Vec<V>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = match txn.open_table(T::TABLE) {
             Ok(table) => table,
@@ -188,7 +215,7 @@ impl Store {
         let mut out = Vec::new();
         for entry in table.iter()? {
             let (key, value) = entry?;
-            out.push(self.decode::<T>(key.value(), value.value())?);
+            out.push(self.decode_as::<T, V>(key.value(), value.value())?);
         }
         Ok(out)
     }
@@ -304,6 +331,16 @@ impl Store {
     }
 
     fn decode<T: Record>(&self, id: &str, bytes: &[u8]) -> Result<T, StoreError> {
+        self.decode_as::<T, T>(id, bytes)
+    }
+
+    /// Read a stored `T` as `V` (the record itself or a smaller view of it), opening it first
+    /// when it is sealed.
+    fn decode_as<T: Record, V: DeserializeOwned>(
+        &self,
+        id: &str,
+        bytes: &[u8],
+    ) -> Result<V, StoreError> {
         let json = match seal::is_sealed(bytes) {
             true => Cow::Owned(seal::unseal(self.key.as_ref(), T::KIND, id, bytes)?),
             false => Cow::Borrowed(bytes),

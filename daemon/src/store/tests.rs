@@ -214,3 +214,24 @@ fn rekeying_moves_a_record_and_leaves_nothing_under_the_old_id() {
     assert!(store.get::<OrderRecord>("old").unwrap().is_none());
     assert_eq!(store.require::<OrderRecord>("o.new").unwrap().id, "o.new");
 }
+
+#[test]
+fn put_all_stores_every_record_and_replaces_existing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb")).unwrap();
+    store.put(&order("o1")).unwrap();
+    let mut replaced = order("o1");
+    replaced.names = vec!["b.example.test".into()];
+    store.put_all(&[replaced, order("o2")]).unwrap();
+    let ids: Vec<String> = store
+        .list::<OrderRecord>()
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(ids, ["o1", "o2"]);
+    assert_eq!(
+        store.require::<OrderRecord>("o1").unwrap().names,
+        vec!["b.example.test"]
+    );
+}
