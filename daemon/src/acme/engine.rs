@@ -129,6 +129,10 @@ pub struct Engine {
     /// keep a challenge `pending` while validation waits, and start a second validation when
     /// asked again; a re-drive after badNonce must not ask twice.
     pub(super) answered: Mutex<std::collections::HashSet<String>>,
+    /// One new-order request at a time per CA (keyed by CA name). CAs limit new orders per
+    /// account far below what one request at a time allows, and pebble 2.4's in-memory store
+    /// deadlocks when two new-order requests build authorizations at once.
+    new_order_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Engine {
@@ -154,6 +158,7 @@ impl Engine {
             accounts: tokio::sync::Mutex::new(HashMap::new()),
             driving: Mutex::new(HashMap::new()),
             answered: Mutex::new(std::collections::HashSet::new()),
+            new_order_gates: Mutex::new(HashMap::new()),
         }
     }
 
@@ -232,6 +237,15 @@ impl Engine {
 
     // ---- orders ----
 
+    /// The lock that lets one new-order request at a time go to the CA called `ca`.
+    fn new_order_gate(&self, ca: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self
+            .new_order_gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(gates.entry(ca.to_owned()).or_default())
+    }
+
     /// Place an order at the CA and start validating it in the background.
     pub async fn create_order(
         self: &Arc<Self>,
@@ -252,10 +266,13 @@ impl Engine {
             super::profiles::check_profile(&endpoint.name, handle.profiles(), profile)?;
             new_order = new_order.profile(profile);
         }
+        let gate = self.new_order_gate(&endpoint.name);
+        let turn = gate.lock().await;
         let placed = super::nonce::retry_bad_nonce(&endpoint.name, "new-order", || {
             handle.new_order(&new_order)
         })
         .await;
+        drop(turn);
         crate::metrics::acme_result(&endpoint.name, "new-order", &placed);
         let order = placed.map_err(|e| endpoint.ca_error(e))?;
 
