@@ -3,7 +3,8 @@
 //! Timing a `kill -9` from outside by sleeping lands anywhere; these make it land at one step.
 //! When `CERTKEEPER_TEST_CRASH_POINT` names a step, the task that reaches it logs
 //! `crash point reached` with the step and stops there for good, and the test kills the process
-//! while it waits. Without the variable (any real deployment) each point is one comparison.
+//! while it waits. Without the variable each point is one comparison, and release builds (what
+//! a deployment runs) ignore the variable altogether, so a stray environment cannot park one.
 //!
 //! Steps: `challenges-presented` (every answer posted and visible, the CA not yet told),
 //! `validation-requested` (the CA told to validate, the order not yet ready), `http01-answering`
@@ -37,6 +38,9 @@ pub fn reach_blocking(step: &'static str) {
 }
 
 fn is_configured(step: &str) -> bool {
+    if !cfg!(debug_assertions) {
+        return false;
+    }
     static CONFIGURED: OnceLock<Option<String>> = OnceLock::new();
     CONFIGURED
         .get_or_init(|| std::env::var(VARIABLE).ok())
