@@ -10,7 +10,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # The Debian packages the peers (scripts/peers.sh) need.
 # shellcheck disable=SC2034
 PEER_DEBS=(pebble pdns-server pdns-backend-sqlite3 dnsutils knot-dnsutils dnsmasq-base sqlite3 curl openssl
-  python3)  # python3: the fake provider APIs in tests/fakes
+  python3 python3-cryptography)  # python3: the fake provider APIs and the fake CA in tests/fakes
 
 # ensure_debs PKG...: install whichever of PKG is not installed yet. `apt-get update` runs
 # only when something is missing, so a machine that has everything never touches the network.
