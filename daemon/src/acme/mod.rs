@@ -7,6 +7,7 @@ mod certificate;
 mod challenge_keys;
 mod client;
 pub mod csr;
+mod driver;
 mod eab;
 mod engine;
 mod http;
