@@ -1,5 +1,5 @@
-//! The built-in DNS server seen through real DNS clients, flooded while pebble validates a
-//! DNS-01 order through it, and the propagation checker against a real PowerDNS.
+//! The built-in DNS server seen through real DNS clients, and the propagation checker against
+//! a real PowerDNS. The flood test is in `dns_flood.rs`.
 //!
 //! `dig` runs as a subprocess and always gets an explicit `@server`, so it never falls back to
 //! the system resolver. PowerDNS comes from `scripts/peers.sh start` (DNS 127.0.0.1:5300, API
@@ -16,11 +16,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::UdpSocket;
 use tokio::process::Command;
 
-use crate::support::{Daemon, base_config, pebble_turn, require_pebble};
-
 const ZONE: &str = "_acme-challenge.b.example.test.";
 /// The other zone `support::base_config` delegates to the daemon.
-const ZONE_D: &str = "_acme-challenge.d.example.test.";
+pub(crate) const ZONE_D: &str = "_acme-challenge.d.example.test.";
 
 async fn start(board: &Arc<Board>) -> DnsServer {
     let config = DnsServerConfig {
@@ -47,7 +45,7 @@ async fn dig(server: SocketAddr, args: &[&str]) -> String {
 }
 
 /// The header flags dig printed, e.g. `["qr", "aa"]`.
-fn flags(output: &str) -> Vec<String> {
+pub(crate) fn flags(output: &str) -> Vec<String> {
     let line = output
         .lines()
         .find(|l| l.starts_with(";; flags:"))
@@ -60,7 +58,7 @@ fn flags(output: &str) -> Vec<String> {
     flags.split_whitespace().map(str::to_owned).collect()
 }
 
-fn status(output: &str) -> &str {
+pub(crate) fn status(output: &str) -> &str {
     let start = output.find("status: ").expect("dig printed a status") + "status: ".len();
     output[start..].split(',').next().unwrap_or_default()
 }
@@ -196,14 +194,14 @@ async fn answers_notimp_to_other_opcodes() {
 }
 
 /// A query header: id 0x1234, opcode QUERY, the given section counts.
-fn header(qdcount: u16) -> Vec<u8> {
+pub(crate) fn header(qdcount: u16) -> Vec<u8> {
     let mut packet = vec![0x12, 0x34, 0x01, 0x00];
     packet.extend_from_slice(&qdcount.to_be_bytes());
     packet.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
     packet
 }
 
-fn hostile_packets() -> Vec<Vec<u8>> {
+pub(crate) fn hostile_packets() -> Vec<Vec<u8>> {
     let mut many_labels = header(1);
     for _ in 0..200 {
         many_labels.extend_from_slice(&[1, b'a']);
@@ -540,193 +538,4 @@ async fn follows_a_cname_on_the_challenge_name_to_where_the_record_lives() {
     assert_eq!(found.zone, "example.test.");
     let answers = checker.check(&alias.name, "delegated-token").await.unwrap();
     assert!(answers.iter().all(|a| a.seen), "{answers:?}");
-}
-
-// --- hostile network: a flood while a DNS-01 order completes -------------------------------
-
-/// How long the flood lasts at least, and at most.
-const FLOOD_MIN: Duration = Duration::from_secs(6);
-const FLOOD_MAX: Duration = Duration::from_secs(120);
-/// An upper bound on packets sent, whatever the machine's speed.
-const FLOOD_PACKETS: u64 = 50_000_000;
-/// The flood's pace, in packets per second: several times what a busy authoritative server for
-/// a few challenge names sees, yet within what the debug build answers on two shared cores.
-/// Beyond its capacity any server loses queries in the kernel's socket buffer at random, and
-/// pebble's VA asks only once, so an unpaced flood would make this test a coin toss.
-const FLOOD_RATE: u64 = 8_000;
-/// How much the daemon's resident memory may grow while flooded.
-const FLOOD_RSS_GROWTH_KIB: u64 = 64 * 1024;
-
-/// What the flood's own sockets saw come back.
-#[derive(Debug, Default)]
-struct FloodReport {
-    sent: u64,
-    answers: u64,
-    /// Replies without QR set or longer than 512 bytes (the flood never offers EDNS).
-    bad_replies: u64,
-}
-
-/// A query for `name` (dotted, without the final dot) of type `qtype`, without EDNS.
-fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
-    let mut packet = header(1);
-    packet[..2].copy_from_slice(&id.to_be_bytes());
-    for label in name.split('.') {
-        packet.push(u8::try_from(label.len()).unwrap());
-        packet.extend_from_slice(label.as_bytes());
-    }
-    packet.push(0);
-    packet.extend_from_slice(&qtype.to_be_bytes());
-    packet.extend_from_slice(&[0, 1]);
-    packet
-}
-
-/// The flood's mix: valid queries in and out of the zones, garbage, and oversize packets.
-fn flood_packets() -> Vec<Vec<u8>> {
-    let mut packets = vec![
-        query(1, "_acme-challenge.d.example.test", 16),
-        query(2, "x._acme-challenge.d.example.test", 16),
-        query(3, "_acme-challenge.d.example.test", 6),
-        query(4, "_ACME-challenge.B.example.test", 255),
-        query(5, "example.org", 1),
-        query(6, "_acme-challenge.d.example.test", 252),
-        vec![0; 5000],
-        (0..=255u8).cycle().take(4097).collect(),
-        (0..=255u8).rev().cycle().take(1400).collect(),
-    ];
-    let mut response = query(7, "_acme-challenge.d.example.test", 16);
-    response[2] |= 0x80;
-    packets.push(response);
-    packets.extend(hostile_packets());
-    packets
-}
-
-/// Send `flood_packets` from four sockets to `target` at `FLOOD_RATE` until `stop` is set,
-/// reading whatever comes back.
-fn flood(target: SocketAddr, stop: &std::sync::atomic::AtomicBool) -> FloodReport {
-    use std::sync::atomic::Ordering;
-    let packets = flood_packets();
-    let sockets: Vec<_> = (0..4)
-        .map(|_| {
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            socket.set_nonblocking(true).unwrap();
-            socket
-        })
-        .collect();
-    let started = std::time::Instant::now();
-    let mut report = FloodReport::default();
-    let mut buffer = [0; 4096];
-    while report.sent < FLOOD_PACKETS
-        && started.elapsed() < FLOOD_MAX
-        && (started.elapsed() < FLOOD_MIN || !stop.load(Ordering::Relaxed))
-    {
-        let due = started.elapsed().as_millis() as u64 * FLOOD_RATE / 1000;
-        if report.sent > due {
-            std::thread::sleep(Duration::from_millis(1));
-            continue;
-        }
-        for (i, socket) in sockets.iter().enumerate() {
-            let packet = &packets[(report.sent as usize + i) % packets.len()];
-            report.sent += u64::from(socket.send_to(packet, target).is_ok());
-            while let Ok(len) = socket.recv(&mut buffer) {
-                report.answers += 1;
-                report.bad_replies += u64::from(len > 512 || buffer[2] & 0x80 == 0);
-            }
-        }
-    }
-    report
-}
-
-/// The resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/<pid>/status")
-}
-
-/// dig's status line and flags for `qtype` at `name`, retried as a resolver would under loss.
-fn dig_sync(qtype: &str, name: &str) -> String {
-    let out = std::process::Command::new("dig")
-        .args(["@127.0.0.1", "-p", "5353", "+norec", "+time=1", "+tries=5"])
-        .args([qtype, name])
-        .output()
-        .expect("dig runs (apt-get install dnsutils)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Sets its flag when dropped.
-struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-#[test]
-fn completes_a_dns01_order_and_answers_dig_while_flooded() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let _turn = pebble_turn();
-    require_pebble();
-    let daemon = Daemon::start(|dir| base_config(dir, ""));
-    daemon.wait_for_account("main");
-    let pid = daemon.pid().expect("the daemon runs");
-    let rss_before = rss_kib(pid);
-
-    let stop = AtomicBool::new(false);
-    let (report, rss_peak, order, seen) = std::thread::scope(|scope| {
-        let flood = scope.spawn(|| flood("127.0.0.1:5353".parse().unwrap(), &stop));
-        let watch = scope.spawn(|| {
-            let mut peak = 0;
-            let started = std::time::Instant::now();
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < FLOOD_MAX {
-                peak = peak.max(rss_kib(pid));
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            peak
-        });
-        // Stops the flood and the watch also when an assertion below panics.
-        let _stop = StopOnDrop(&stop);
-
-        let order = daemon.json(&[
-            "order",
-            "create",
-            "--account",
-            "main",
-            "-d",
-            "d.example.test",
-            "--challenge",
-            "dns-01",
-            "--dns",
-            "builtin",
-            "--finalize",
-        ]);
-        let id = order["id"].as_str().expect("an order id").to_owned();
-        let seen = dig_sync("TXT", "_acme-challenge.d.example.test");
-        let done = daemon.json(&["order", "wait", &id, "--until", "valid", "--timeout", "90"]);
-        stop.store(true, Ordering::Relaxed);
-        (flood.join().unwrap(), watch.join().unwrap(), done, seen)
-    });
-
-    eprintln!("flood: {report:?}; daemon RSS {rss_before} KiB before, {rss_peak} KiB at most");
-    assert_eq!(order["status"], "valid", "{order}\n{}", daemon.log());
-    assert!(
-        flags(&seen).contains(&"aa".to_owned()),
-        "no answer during the flood: {seen}"
-    );
-    assert!(matches!(status(&seen), "NOERROR" | "NXDOMAIN"), "{seen}");
-    assert!(
-        report.answers > 100,
-        "the server stopped answering the flood: {report:?}"
-    );
-    assert_eq!(report.bad_replies, 0, "{report:?}");
-    assert!(
-        rss_peak < rss_before + FLOOD_RSS_GROWTH_KIB,
-        "memory grew from {rss_before} KiB to {rss_peak} KiB under the flood"
-    );
-
-    let after = dig_sync("SOA", ZONE_D);
-    assert_eq!(status(&after), "NOERROR", "{after}");
 }

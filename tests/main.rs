@@ -8,6 +8,7 @@ mod bad_input;
 mod crash;
 mod crash_steps;
 mod dns01;
+mod dns_flood;
 mod dns_server;
 mod fuzz;
 mod hostile_ca;
