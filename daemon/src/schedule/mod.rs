@@ -12,6 +12,7 @@ mod report;
 mod settings;
 mod snapshot;
 mod state;
+mod trim;
 mod window;
 
 use std::sync::{Arc, RwLock};
@@ -143,6 +144,8 @@ impl Scheduler {
         }
         let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         let stored = snapshot.names();
+        drop(snapshot);
+        trim::release_freed_memory();
         debug!(
             certificates = names.len(),
             stored, elapsed_ms, "renewal pass done"
