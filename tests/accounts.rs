@@ -154,7 +154,11 @@ fn a_right_eab_registers_a_valid_account_that_issues() {
         .unwrap();
     assert_eq!(bound["status"], "valid", "{bound}");
     assert_eq!(bound["eab_kid"], "kid-1");
-    assert_eq!(bound["vendor"], "pebble-eab");
+    assert_eq!(bound["ca"], "pebble-eab");
+    assert_eq!(
+        bound["vendor"], "custom",
+        "pebble's directory is no vendor's"
+    );
     assert!(!listed.to_string().contains(KID1_KEY));
 
     let order = issue(&daemon, "bound", "eab.example.test");

@@ -150,8 +150,12 @@ fn zerossl_at_pebble_eab_registers_without_eab_flags_through_the_vendor_plugin()
     );
     let account: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
-        (account["eab_kid"].as_str(), account["vendor"].as_str()),
-        (Some("kid-1"), Some("zs"))
+        (
+            account["eab_kid"].as_str(),
+            account["ca"].as_str(),
+            account["vendor"].as_str()
+        ),
+        (Some("kid-1"), Some("zs"), Some("zerossl"))
     );
     let seen = api.seen();
     assert_eq!(seen.len(), 1, "{seen:?}");

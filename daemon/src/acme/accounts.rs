@@ -101,6 +101,17 @@ impl Engine {
         Ok(record)
     }
 
+    /// The vendor profile an account's CA follows: the configured CA's `vendor`, else the profile
+    /// whose directory the account was registered at, else `custom`.
+    pub fn vendor_of(&self, account: &AccountRecord) -> String {
+        let configured = self.ca(&account.ca).ok().and_then(|ca| ca.vendor.clone());
+        configured
+            .or_else(|| {
+                super::vendors::vendor_for_directory(&account.directory_url).map(str::to_owned)
+            })
+            .unwrap_or_else(|| "custom".to_owned())
+    }
+
     /// The account with this id or name.
     pub fn find_account(&self, key: &str) -> Result<AccountRecord, EngineError> {
         let accounts = self.store.list::<AccountRecord>()?;

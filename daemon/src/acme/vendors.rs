@@ -185,6 +185,16 @@ pub fn vendor(id: &str) -> Result<&'static VendorProfile, String> {
         .ok_or_else(|| format!("unknown CA vendor \"{id}\" (known: {})", known().join(", ")))
 }
 
+/// The id of the profile whose directory is `directory`, if any (plugins first, then the table).
+pub fn vendor_for_directory(directory: &str) -> Option<&'static str> {
+    let plugins = super::vendor_registry::all();
+    plugins
+        .into_iter()
+        .chain(VENDORS)
+        .find(|v| v.directory == Some(directory))
+        .map(|v| v.id)
+}
+
 /// The ids of every known profile: the loaded plugins' and the built-in table's, sorted.
 pub fn known() -> Vec<&'static str> {
     let plugins = super::vendor_registry::all();
@@ -215,6 +225,15 @@ pub(crate) fn refuse_retired(ca: &str, directory: &str) -> Result<(), EngineErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vendors_directory_names_the_vendor_and_any_other_directory_none() {
+        let le = "https://acme-v02.api.letsencrypt.org/directory";
+        assert_eq!(vendor_for_directory(le), Some("letsencrypt"));
+        let zerossl = "https://acme.zerossl.com/v2/DV90";
+        assert_eq!(vendor_for_directory(zerossl), Some("zerossl"));
+        assert_eq!(vendor_for_directory("https://127.0.0.1:14000/dir"), None);
+    }
 
     #[test]
     fn vendor_ids_are_unique_and_every_entry_names_its_source() {

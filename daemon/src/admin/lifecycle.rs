@@ -21,25 +21,26 @@ pub(super) async fn accounts(
     match (method, parts) {
         (&Method::GET, ["v1", "accounts"]) => {
             let accounts = engine.accounts(refresh).await.map_err(fail)?;
-            ok(accounts.iter().map(AccountView::from).collect::<Vec<_>>())
+            let view = |a| AccountView::new(a, engine.vendor_of(a));
+            ok(accounts.iter().map(view).collect::<Vec<_>>())
         }
         (&Method::POST, ["v1", "accounts"]) => {
             let new: AccountRequest = body(req).await?;
-            created(AccountView::from(
-                &engine.register_account(&new).await.map_err(fail)?,
-            ))
+            let account = engine.register_account(&new).await.map_err(fail)?;
+            created(account_view(engine, &account))
         }
         (&Method::DELETE, ["v1", "accounts", key]) => {
             let account = engine.delete_account(key, deactivate).await.map_err(fail)?;
-            ok(AccountView::from(&account))
+            ok(account_view(engine, &account))
         }
-        (&Method::POST, ["v1", "accounts", key, "rollover"]) => ok(AccountView::from(
-            &engine.rollover_account(key).await.map_err(fail)?,
-        )),
+        (&Method::POST, ["v1", "accounts", key, "rollover"]) => {
+            let account = engine.rollover_account(key).await.map_err(fail)?;
+            ok(account_view(engine, &account))
+        }
         (&Method::POST, ["v1", "accounts", key, "contact"]) => {
             let update: UpdateContact = body(req).await?;
             let account = engine.update_account_email(key, &update.email).await;
-            ok(AccountView::from(&account.map_err(fail)?))
+            ok(account_view(engine, &account.map_err(fail)?))
         }
         _ => Err((
             StatusCode::NOT_FOUND,
@@ -56,6 +57,11 @@ pub(super) async fn revoke(engine: &Engine, key: &str, req: Request<Bytes>) -> R
 }
 
 /// Whether the query string holds `name=true` (or a bare `name`).
+/// What the API shows of `account`.
+fn account_view(engine: &Engine, account: &crate::store::AccountRecord) -> AccountView {
+    AccountView::new(account, engine.vendor_of(account))
+}
+
 fn query_flag<B>(req: &Request<B>, name: &str) -> bool {
     req.uri()
         .query()

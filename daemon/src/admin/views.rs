@@ -16,7 +16,11 @@ pub struct AccountView {
     pub name: String,
     /// Contact email.
     pub email: String,
-    /// CA (vendor) name.
+    /// Name of the CA it is registered with (a `[[ca]]` entry, or the vendor it was registered
+    /// at with `--vendor`).
+    pub ca: String,
+    /// The CA's vendor profile (`letsencrypt`, `zerossl`, ...), or `custom` for any other
+    /// RFC 8555 directory.
     pub vendor: String,
     /// Status at the CA.
     pub status: String,
@@ -32,13 +36,15 @@ pub struct AccountView {
     pub created_at: OffsetDateTime,
 }
 
-impl From<&AccountRecord> for AccountView {
-    fn from(a: &AccountRecord) -> Self {
+impl AccountView {
+    /// The view of `a`, whose CA follows the vendor profile `vendor`.
+    pub fn new(a: &AccountRecord, vendor: String) -> Self {
         Self {
             id: a.id.clone(),
             name: a.name.clone(),
             email: a.email.clone(),
-            vendor: a.ca.clone(),
+            ca: a.ca.clone(),
+            vendor,
             status: a.status.clone(),
             directory_url: a.directory_url.clone(),
             account_url: a.account_url.clone(),

@@ -10,6 +10,7 @@ pub(super) fn print(kind: &str, value: &Value) {
             &[
                 ("NAME", "name"),
                 ("EMAIL", "email"),
+                ("CA", "ca"),
                 ("VENDOR", "vendor"),
                 ("STATUS", "status"),
                 ("DIRECTORY", "directory_url"),
@@ -103,6 +104,7 @@ pub(super) fn print(kind: &str, value: &Value) {
                 "name",
                 "id",
                 "email",
+                "ca",
                 "vendor",
                 "status",
                 "directory_url",
