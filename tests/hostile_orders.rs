@@ -242,3 +242,49 @@ fn wait_for_order_of(daemon: &Daemon, name: &str) -> Value {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn after_a_503_with_retry_after_nothing_is_sent_to_that_ca_until_the_time_has_passed() {
+    let _turn = pebble_turn();
+    let busy = HostileCa::start();
+    let extra = accounts_on(&busy, &["busy"]);
+    let daemon = Daemon::start(|dir| config_without_main_account(dir, &extra));
+    daemon.wait_for_account("busy");
+
+    // The first new order gets 503 with Retry-After: 3: a clear error naming the CA's answer.
+    let refused = daemon.cli(&[
+        "order",
+        "create",
+        "--account",
+        "busy",
+        "-d",
+        "busy.example.test",
+        "--challenge",
+        "http-01",
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(!refused.status.success(), "a 503 placed an order");
+    assert!(stderr.contains("overloaded"), "{stderr}");
+
+    // Asked again at once, the daemon holds the request until the 3 s have passed.
+    let order = order_finalized(&daemon, "busy", "busy.example.test");
+    assert!(order["id"].is_string(), "{order}");
+    let requests = busy.requests();
+    let refused_at = requests
+        .iter()
+        .position(|r| r.method == "POST" && r.path == "/busy/order")
+        .expect("the first new order reached the fake");
+    let next = &requests[refused_at + 1];
+    let gap = next.t - requests[refused_at].t;
+    assert!(
+        gap >= 2.9,
+        "{} {} was sent {gap:.2} s after a Retry-After: 3",
+        next.method,
+        next.path
+    );
+    assert!(
+        daemon.log().contains("the CA asked to wait"),
+        "the hold was not logged:\n{}",
+        daemon.log()
+    );
+}

@@ -15,6 +15,7 @@ signed by a throwaway CA) that misbehaves after finalize:
   /stuck/dir        the order stays processing forever (Retry-After: 1)
   /wrongkey/dir     the certificate certifies a key other than the CSR's
   /wrongnames/dir   the certificate has the CSR's key but names other.example.test
+  /busy/dir         the first newOrder answers 503 with Retry-After: 3, later ones succeed
 
 Every request is appended to LOG (when given) as one JSON line: {"t", "method", "path"}.
 
@@ -35,10 +36,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-FLOWS = {"slow", "huge", "stuck", "wrongkey", "wrongnames"}
+FLOWS = {"slow", "huge", "stuck", "wrongkey", "wrongnames", "busy"}
 # behaviour -> (processing polls before valid, Retry-After while processing)
 PROCESSING = {"slow": (2, "2"), "huge": (1, "86400"), "stuck": (None, "1")}
 ORDERS = {}
+BUSY_ANSWERED = []  # set once the busy CA has refused its first newOrder
 COUNTER = itertools.count(1)
 LOCK = threading.Lock()
 
@@ -172,6 +174,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if kind == "account":
             body = json.dumps({"status": "valid", "contact": (request or {}).get("contact", [])})
             self.send(201, body, headers=[("Location", f"{self.base(prefix)}/acct/1")])
+        elif kind == "order" and len(parts) == 2 and prefix == "busy" and not BUSY_ANSWERED:
+            BUSY_ANSWERED.append(True)
+            problem = {"type": "urn:ietf:params:acme:error:serverInternal", "detail": "overloaded"}
+            self.send(503, json.dumps(problem), "application/problem+json", [("Retry-After", "3")])
         elif kind == "order" and len(parts) == 2:
             n = next(COUNTER)
             names = [i["value"] for i in request["identifiers"]]

@@ -164,6 +164,7 @@ impl Engine {
 
     /// Use these bounds on waiting for CAs (the `[acme]` section) instead of the defaults.
     pub fn with_limits(mut self, limits: super::poll::AcmeLimits) -> Self {
+        super::hold::set_cap(limits.retry_after_cap_secs);
         self.limits = limits;
         self
     }

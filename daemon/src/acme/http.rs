@@ -143,11 +143,13 @@ impl HttpClient for CaHttp {
         let ca = Arc::clone(&self.ca);
         let keep = self.keep.as_deref() == Some(url.as_str());
         Box::pin(async move {
+            super::hold::wait_turn(&ca).await;
             let response = tokio::time::timeout(REQUEST_TIMEOUT, pending)
                 .await
                 .map_err(|_| other(format!("{url}: no answer within {REQUEST_TIMEOUT:?}")))?
                 .map_err(|e| instant_acme::Error::Other(Box::new(e)))?;
             let (parts, body) = response.into_parts();
+            super::hold::note(&ca, &url, &parts);
             let bytes = body
                 .collect()
                 .await

@@ -10,6 +10,7 @@ pub mod csr;
 mod driver;
 mod eab;
 mod engine;
+mod hold;
 mod http;
 mod names;
 mod nonce;
