@@ -7,6 +7,7 @@
 //! silently ignored in a certificate manager shows up months later as an expired certificate.
 
 mod error;
+pub mod limits;
 mod validate;
 mod vendor_check;
 
@@ -229,6 +230,7 @@ impl Config {
             toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
         validate::check(&config).map_err(|e| e.locate(path, text))?;
         validate::check_sections(&config, text).map_err(|e| e.locate(path, text))?;
+        limits::check(&config, text).map_err(|e| e.locate(path, text))?;
         Ok(config)
     }
 

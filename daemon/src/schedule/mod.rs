@@ -434,7 +434,8 @@ impl Scheduler {
             &mut rand::rng(),
         );
         let retry = time::Duration::try_from(wait).unwrap_or(time::Duration::DAY);
-        record.retry_at = Some(now() + retry);
+        let now = now();
+        record.retry_at = Some(now.checked_add(retry).unwrap_or(now + time::Duration::DAY));
         crate::metrics::renewal_failure(&record.name);
         if record.failures >= r.flag_after {
             error!(failures = record.failures, %reason, retry_in = ?wait, "renewal failing");

@@ -74,7 +74,7 @@ pub fn backoff(
     let doubled = base.saturating_mul(1u32 << failures.saturating_sub(1).min(20));
     let wait = doubled.min(cap);
     let jitter = wait.mul_f64(rng.random_range(0.0..0.25));
-    let wait = wait + jitter;
+    let wait = wait.saturating_add(jitter);
     match retry_after {
         Some(ca) if ca > wait => ca,
         _ => wait,
@@ -91,6 +91,15 @@ mod tests {
 
     fn rng() -> StdRng {
         StdRng::seed_from_u64(7)
+    }
+
+    #[test]
+    fn a_backoff_of_u64_max_seconds_saturates_instead_of_panicking() {
+        let huge = Duration::from_secs(u64::MAX);
+        for failures in [1, 2, 30] {
+            let wait = backoff(failures, huge, huge, None, &mut rng());
+            assert!(wait >= Duration::from_secs(u64::MAX), "{wait:?}");
+        }
     }
 
     #[test]
