@@ -315,3 +315,19 @@ fn the_example_store_key_file_line_parses_once_uncommented() {
     let expected = Path::new("/etc/certkeeper/store.key");
     assert_eq!(config.store_key_file.as_deref(), Some(expected));
 }
+
+#[test]
+fn blank_or_odd_section_names_are_refused_at_their_line() {
+    let err = error_of(&GOOD.replace("name = \"main\"", "name = \"\""));
+    assert!(
+        err.starts_with("ck.toml:12:8: account name \"\" is refused"),
+        "{err}"
+    );
+    let err = error_of(&GOOD.replace("name = \"a\"", "name = \"a\\nb\""));
+    assert!(
+        err.contains("certificate name \"a\\nb\" is refused"),
+        "{err}"
+    );
+    let err = error_of(&GOOD.replace("name = \"pebble\"", "name = \"pe bble\""));
+    assert!(err.contains("ca name \"pe bble\" is refused"), "{err}");
+}
