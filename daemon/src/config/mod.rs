@@ -145,9 +145,9 @@ impl AccountConfig {
             return Ok(None);
         };
         let path = path.get_ref();
-        let text = std::fs::read_to_string(path)
+        let key = crate::secret_file::read_text_key(path, 4096)
             .map_err(|e| format!("eab_hmac_key_file {}: {e}", path.display()))?;
-        Ok(Some(text.trim().to_owned()))
+        Ok(Some(key))
     }
 
     /// The request that registers this account.
