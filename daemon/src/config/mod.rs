@@ -95,7 +95,7 @@ pub struct CaConfig {
     pub tls_root: Option<PathBuf>,
     /// A file holding the vendor's API access key (ZeroSSL), which the vendor's `ca-vendor`
     /// plugin trades for EAB credentials when an account is registered without them.
-    pub eab_api_key_file: Option<PathBuf>,
+    pub eab_api_key_file: Option<Spanned<PathBuf>>,
 }
 
 impl CaConfig {
