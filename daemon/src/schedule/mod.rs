@@ -368,11 +368,7 @@ impl Scheduler {
         };
         match ari {
             Ok(Some(info)) => {
-                let retry = time::Duration::try_from(info.retry_after);
-                let retry = retry
-                    .unwrap_or(time::Duration::HOUR)
-                    .max(time::Duration::MINUTE);
-                record.ari_refresh_at = Some(now + retry);
+                record.ari_refresh_at = Some(window::ari_refresh_at(now, info.retry_after));
                 record.replaces = Some(info.identifier);
                 (
                     Window {

@@ -81,6 +81,16 @@ pub fn backoff(
     }
 }
 
+/// When to ask for renewal information again after the CA's `Retry-After` (RFC 9773 §4.3): at
+/// least a minute on, and at most a year, so a CA's absurd value cannot overflow the clock.
+pub(super) fn ari_refresh_at(now: OffsetDateTime, retry_after: Duration) -> OffsetDateTime {
+    let year = time::Duration::days(365);
+    let retry = time::Duration::try_from(retry_after)
+        .unwrap_or(year)
+        .clamp(time::Duration::MINUTE, year);
+    now + retry
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -100,6 +110,17 @@ mod tests {
             let wait = backoff(failures, huge, huge, None, &mut rng());
             assert!(wait >= Duration::from_secs(u64::MAX), "{wait:?}");
         }
+    }
+
+    #[test]
+    fn an_absurd_ari_retry_after_is_held_to_a_year_and_a_tiny_one_to_a_minute() {
+        let now = datetime!(2026-05-01 12:00 UTC);
+        let far = ari_refresh_at(now, Duration::from_secs(u64::MAX / 2));
+        assert_eq!(far, now + time::Duration::days(365));
+        assert_eq!(
+            ari_refresh_at(now, Duration::ZERO),
+            now + time::Duration::MINUTE
+        );
     }
 
     #[test]
