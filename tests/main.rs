@@ -15,6 +15,7 @@ mod hostile_ca;
 mod hostile_orders;
 mod issuance;
 mod key_types;
+mod limits;
 mod load;
 mod pebble_faults;
 mod plugin_platform;

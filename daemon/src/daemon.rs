@@ -127,7 +127,7 @@ fn endpoints(config: &Config) -> Vec<CaEndpoint> {
             directory: ca.directory_url(),
             tls_root: ca.tls_root.clone(),
             vendor: ca.vendor.as_ref().map(|v| v.get_ref().clone()),
-            eab_api_key_file: ca.eab_api_key_file.clone(),
+            eab_api_key_file: ca.eab_api_key_file.as_ref().map(|f| f.get_ref().clone()),
         })
         .collect()
 }

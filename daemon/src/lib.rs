@@ -16,4 +16,5 @@ pub mod http01;
 pub mod metrics;
 pub mod plugin;
 pub mod schedule;
+pub mod secret_file;
 pub mod store;

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::client::{AcmeError, CaEndpoint};
 use super::eab::EabCredentials;
 use super::engine::{Engine, EngineError};
-use super::names::validate_email;
+use super::names::{validate_email, validate_object_name};
 use crate::store::{AccountRecord, OrderRecord};
 
 /// RFC 8555 §6.7: the problem type a CA answers for a deactivated (or revoked) account.
@@ -67,6 +67,7 @@ impl Engine {
         &self,
         req: &AccountRequest,
     ) -> Result<AccountRecord, EngineError> {
+        validate_object_name("account", &req.name)?;
         validate_email(&req.email)?;
         let ca = self.requested_ca(&req.ca, req.vendor.as_deref())?;
         if self.find_account(&req.name).is_ok() {

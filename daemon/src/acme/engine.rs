@@ -252,6 +252,9 @@ impl Engine {
         self: &Arc<Self>,
         req: NewOrderRequest,
     ) -> Result<OrderRecord, EngineError> {
+        if let Some(name) = &req.certificate_name {
+            super::names::validate_object_name("certificate", name)?;
+        }
         let names = normalize_names(&req.names)?;
         self.check_method(&req, &names)?;
         let account = self.find_account(&req.account)?;

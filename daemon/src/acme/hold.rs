@@ -22,9 +22,12 @@ static HOLDS: LazyLock<Mutex<HashMap<String, Instant>>> = LazyLock::new(Mutex::d
 /// The longest hold, in seconds (`[acme] retry_after_cap_secs`).
 static CAP_SECS: AtomicU64 = AtomicU64::new(60);
 
+/// The cap on the cap, so an instant a hold ends at can always be computed.
+const DAY: Duration = Duration::from_secs(86_400);
+
 /// Bound every later hold by `secs` (set from the config when the engine is built).
 pub(crate) fn set_cap(secs: u64) {
-    CAP_SECS.store(secs.max(1), Ordering::Relaxed);
+    CAP_SECS.store(secs.clamp(1, DAY.as_secs()), Ordering::Relaxed);
 }
 
 /// Wait until CA `ca` may be asked again.
@@ -64,7 +67,8 @@ pub(crate) fn note(ca: &str, url: &str, parts: &Parts) {
         waiting_secs = kept.as_secs(), "the CA asked to wait; no request to it until then"
     );
     let mut holds = HOLDS.lock().unwrap_or_else(PoisonError::into_inner);
-    let until = Instant::now() + kept;
+    let now = Instant::now();
+    let until = now.checked_add(kept).unwrap_or(now + DAY);
     let entry = holds.entry(ca.to_owned()).or_insert(until);
     *entry = (*entry).max(until);
 }

@@ -30,7 +30,10 @@ pub use client::{AcmeError, CaEndpoint};
 pub use eab::{EabCredentials, EabError};
 pub(crate) use engine::normalize_names;
 pub use engine::{Engine, EngineError, NewOrderRequest};
-pub use names::{NameError, challenge_record_name, validate_domain, validate_email};
+pub use names::{
+    MAX_OBJECT_NAME, NameError, challenge_record_name, validate_domain, validate_email,
+    validate_object_name,
+};
 pub use poll::{AcmeLimits, StuckOrder};
 pub use vendor_accounts::{VendorAccountError, read_api_key_file};
 

@@ -21,6 +21,56 @@ pub enum NameError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Not a usable name for an account, certificate or CA.
+    #[error(
+        "{kind} name \"{shown}\" is refused: {reason}; a name is 1-{MAX_OBJECT_NAME} characters \
+         of A-Z, a-z, 0-9, '.', '_' and '-'"
+    )]
+    Object {
+        /// What is being named: `account`, `certificate`, `ca`.
+        kind: &'static str,
+        /// The name, escaped and shortened for display.
+        shown: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// The longest account, certificate or CA name.
+pub const MAX_OBJECT_NAME: usize = 64;
+
+/// Check `name` can name a `kind` (account, certificate, CA): 1-64 characters of
+/// `[A-Za-z0-9._-]`, so it fits a URL path segment, a log line and a table column unescaped.
+pub fn validate_object_name(kind: &'static str, name: &str) -> Result<(), NameError> {
+    let reason = if name.is_empty() {
+        "it is empty"
+    } else if name.chars().count() > MAX_OBJECT_NAME {
+        "it is too long"
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        "it holds a character outside the allowed set"
+    } else {
+        return Ok(());
+    };
+    Err(NameError::Object {
+        kind,
+        shown: shown(name),
+        reason,
+    })
+}
+
+/// `name` with control characters escaped, cut after 64 characters with its length noted.
+fn shown(name: &str) -> String {
+    let count = name.chars().count();
+    let head: String = name.chars().take(MAX_OBJECT_NAME).collect();
+    let head = head.escape_debug().to_string();
+    if count > MAX_OBJECT_NAME {
+        format!("{head}... ({count} characters)")
+    } else {
+        head
+    }
 }
 
 /// Check `name` is a DNS name (LDH labels, at least two, optional leading `*.`).
@@ -144,6 +194,40 @@ mod tests {
             "o ps@example.test",
         ] {
             assert!(validate_email(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn object_names_of_the_allowed_set_are_accepted() {
+        for good in ["main", "a.example.test", "le_prod-2", &"x".repeat(64)] {
+            assert!(validate_object_name("account", good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn blank_long_and_odd_object_names_are_refused_naming_them() {
+        let err = validate_object_name("account", "").unwrap_err().to_string();
+        assert!(
+            err.starts_with("account name \"\" is refused: it is empty"),
+            "{err}"
+        );
+        let err = validate_object_name("account", "a\nb")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"a\\nb\"") && !err.contains('\n'), "{err}");
+        let long = "y".repeat(5000);
+        let err = validate_object_name("certificate", &long)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("(5000 characters)") && err.len() < 300,
+            "{err}"
+        );
+        for bad in ["a b", "a/b", "é", "*.example.test", &"x".repeat(65)] {
+            assert!(
+                validate_object_name("ca", bad).is_err(),
+                "{bad} was accepted"
+            );
         }
     }
 

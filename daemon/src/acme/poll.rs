@@ -154,8 +154,7 @@ impl AcmeLimits {
         goal: Goal,
     ) -> Result<Reached, PollFailure> {
         let started = Instant::now();
-        let limit = Duration::from_secs(self.timeout_secs(goal));
-        let cap = Duration::from_secs(self.retry_after_cap_secs.max(1));
+        let (limit, cap) = self.bounds(goal);
         loop {
             let left = limit.saturating_sub(started.elapsed());
             if left.is_zero() {
@@ -174,6 +173,16 @@ impl AcmeLimits {
                 Err(error) => return Err(PollFailure::Ca(error)),
             }
         }
+    }
+
+    /// The whole wait and the longest pause, each within 1 s to a day even if a config value
+    /// slipped past validation: instant-acme adds the pause to `Instant::now()`, which panics
+    /// on overflow.
+    fn bounds(&self, goal: Goal) -> (Duration, Duration) {
+        let most = crate::config::limits::MAX_WAIT_SECS;
+        let limit = Duration::from_secs(self.timeout_secs(goal).clamp(1, most));
+        let cap = Duration::from_secs(self.retry_after_cap_secs.clamp(1, most));
+        (limit, cap)
     }
 
     fn timeout_secs(&self, goal: Goal) -> u64 {
@@ -235,6 +244,20 @@ async fn pause(asked: Duration, cap: Duration, left: Duration, polled: &Polled<'
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_of_u64_max_seconds_are_bounded_so_instants_cannot_overflow() {
+        let limits = AcmeLimits {
+            validation_timeout_secs: u64::MAX,
+            processing_timeout_secs: u64::MAX,
+            retry_after_cap_secs: u64::MAX,
+        };
+        for goal in [Goal::Ready, Goal::Certificate] {
+            let (limit, cap) = limits.bounds(goal);
+            assert_eq!(limit, Duration::from_secs(86_400));
+            assert!(Instant::now().checked_add(limit.min(cap)).is_some());
+        }
+    }
 
     #[test]
     fn an_empty_acme_section_gives_the_documented_defaults() {

@@ -67,18 +67,17 @@ impl From<VendorAccountError> for EngineError {
     }
 }
 
-/// The API key in `path`, trimmed; a missing, unreadable or empty file is an error naming it.
+/// The largest API key file read: far above any vendor's key, far below a memory problem.
+const MAX_API_KEY_FILE: usize = 4096;
+
+/// The API key in `path`, trimmed; a missing, unreadable, empty, non-regular or over-4-KiB file,
+/// or a key with whitespace inside, is an error naming it.
 pub fn read_api_key_file(path: &Path) -> Result<String, VendorAccountError> {
     let bad = |reason: String| VendorAccountError::ApiKeyFile {
         path: path.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    let key = text.trim();
-    if key.is_empty() {
-        return Err(bad("the file is empty".into()));
-    }
-    Ok(key.to_owned())
+    crate::secret_file::read_text_key(path, MAX_API_KEY_FILE).map_err(bad)
 }
 
 impl Engine {
@@ -281,6 +280,22 @@ mod tests {
             err.contains(empty.to_str().unwrap()) && err.contains("empty"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_device_a_huge_file_or_a_two_line_api_key_file_is_refused_naming_it() {
+        let err = read_api_key_file(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "eab_api_key_file /dev/zero: not a regular file");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.key");
+        std::fs::write(&path, "a".repeat(5000)).unwrap();
+        let err = read_api_key_file(&path).unwrap_err().to_string();
+        assert!(err.contains("api.key: larger than 4096 bytes"), "{err}");
+        std::fs::write(&path, "key-one\nkey-two\n").unwrap();
+        let err = read_api_key_file(&path).unwrap_err().to_string();
+        assert!(err.contains("api.key") && !err.contains("key-one"), "{err}");
     }
 
     #[test]

@@ -484,7 +484,11 @@ async fn wait(client: &AdminClient, id: &str, until: &str, timeout: u64) -> anyh
     if !matches!(until, "ready" | "valid") {
         anyhow::bail!("--until must be ready or valid, not \"{until}\"");
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    // N.B. a --timeout too large for the clock means no deadline, not a panic.
+    let now = tokio::time::Instant::now();
+    let deadline = now
+        .checked_add(Duration::from_secs(timeout))
+        .unwrap_or(now + Duration::from_secs(365 * 86_400));
     let progress = progress::Progress::start();
     let result = poll_until(client, id, until, timeout, deadline, &progress).await;
     progress.finish();

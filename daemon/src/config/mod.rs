@@ -7,6 +7,7 @@
 //! silently ignored in a certificate manager shows up months later as an expired certificate.
 
 mod error;
+pub mod limits;
 mod validate;
 mod vendor_check;
 
@@ -94,7 +95,7 @@ pub struct CaConfig {
     pub tls_root: Option<PathBuf>,
     /// A file holding the vendor's API access key (ZeroSSL), which the vendor's `ca-vendor`
     /// plugin trades for EAB credentials when an account is registered without them.
-    pub eab_api_key_file: Option<PathBuf>,
+    pub eab_api_key_file: Option<Spanned<PathBuf>>,
 }
 
 impl CaConfig {
@@ -144,9 +145,9 @@ impl AccountConfig {
             return Ok(None);
         };
         let path = path.get_ref();
-        let text = std::fs::read_to_string(path)
+        let key = crate::secret_file::read_text_key(path, 4096)
             .map_err(|e| format!("eab_hmac_key_file {}: {e}", path.display()))?;
-        Ok(Some(text.trim().to_owned()))
+        Ok(Some(key))
     }
 
     /// The request that registers this account.
@@ -229,6 +230,7 @@ impl Config {
             toml::from_str(text).map_err(|e| ConfigError::from_toml(path, text, &e))?;
         validate::check(&config).map_err(|e| e.locate(path, text))?;
         validate::check_sections(&config, text).map_err(|e| e.locate(path, text))?;
+        limits::check(&config, text).map_err(|e| e.locate(path, text))?;
         Ok(config)
     }
 

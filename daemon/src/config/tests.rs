@@ -315,3 +315,77 @@ fn the_example_store_key_file_line_parses_once_uncommented() {
     let expected = Path::new("/etc/certkeeper/store.key");
     assert_eq!(config.store_key_file.as_deref(), Some(expected));
 }
+
+#[test]
+fn blank_or_odd_section_names_are_refused_at_their_line() {
+    let err = error_of(&GOOD.replace("name = \"main\"", "name = \"\""));
+    assert!(
+        err.starts_with("ck.toml:12:8: account name \"\" is refused"),
+        "{err}"
+    );
+    let err = error_of(&GOOD.replace("name = \"a\"", "name = \"a\\nb\""));
+    assert!(
+        err.contains("certificate name \"a\\nb\" is refused"),
+        "{err}"
+    );
+    let err = error_of(&GOOD.replace("name = \"pebble\"", "name = \"pe bble\""));
+    assert!(err.contains("ca name \"pe bble\" is refused"), "{err}");
+}
+
+fn with_api_key_file(vendor: &str, file: &str) -> String {
+    let ca = format!(
+        "[[ca]]\nname = \"zs\"\nvendor = \"{vendor}\"\neab_api_key_file = \"{file}\"\n\n[[account]]"
+    );
+    GOOD.replacen("[[account]]", &ca, 1)
+}
+
+#[test]
+fn a_missing_or_blank_eab_api_key_file_is_refused_naming_the_ca() {
+    let err = error_of(&with_api_key_file("zerossl", "/nonexistent/zs.key"));
+    assert!(
+        err.starts_with("ck.toml:14:20: [[ca]] \"zs\": eab_api_key_file /nonexistent/zs.key"),
+        "{err}"
+    );
+    let err = error_of(&with_api_key_file("zerossl", ""));
+    assert!(
+        err.contains("[[ca]] \"zs\": eab_api_key_file is empty"),
+        "{err}"
+    );
+    let err = error_of(&with_api_key_file("zerossl", "/dev/zero"));
+    assert!(err.contains("/dev/zero: not a regular file"), "{err}");
+}
+
+#[test]
+fn an_eab_api_key_file_on_a_vendor_without_an_eab_api_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("api.key");
+    std::fs::write(&key, "abc123\n").unwrap();
+    let key = key.display().to_string();
+    let err = error_of(&with_api_key_file("letsencrypt", &key));
+    assert!(
+        err.contains("[[ca]] \"zs\"") && err.contains("vendor \"letsencrypt\" hands out no EAB"),
+        "{err}"
+    );
+    Config::parse(Path::new("ck.toml"), &with_api_key_file("zerossl", &key)).unwrap();
+}
+
+#[test]
+fn an_eab_api_key_file_on_a_ca_without_a_vendor_profile_is_refused_once_plugins_are_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("api.key");
+    std::fs::write(&key, "abc123\n").unwrap();
+    let line = format!(
+        "directory = \"https://127.0.0.1:14000/dir\"\neab_api_key_file = \"{}\"",
+        key.display()
+    );
+    let text = GOOD.replacen("directory = \"https://127.0.0.1:14000/dir\"", &line, 1);
+    let config = Config::parse(Path::new("ck.toml"), &text).unwrap();
+    let err = config
+        .check_vendors_in(Path::new("ck.toml"), &text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[[ca]] \"pebble\"") && err.contains("set `vendor`"),
+        "{err}"
+    );
+}

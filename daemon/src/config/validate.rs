@@ -15,6 +15,13 @@ pub(crate) fn check(config: &Config) -> Result<(), Misplaced> {
     unique(config.cas.iter().map(|ca| &ca.name), "ca")?;
     unique(config.accounts.iter().map(|a| &a.name), "account")?;
     unique(config.certificates.iter().map(|c| &c.name), "certificate")?;
+    let names = (config.cas.iter().map(|c| ("ca", &c.name)))
+        .chain(config.accounts.iter().map(|a| ("account", &a.name)))
+        .chain(config.certificates.iter().map(|c| ("certificate", &c.name)));
+    for (kind, name) in names {
+        crate::acme::validate_object_name(kind, name.get_ref())
+            .map_err(|e| Misplaced::new(name.span(), e.to_string()))?;
+    }
     check_cas(config)?;
     check_accounts(config)?;
     config

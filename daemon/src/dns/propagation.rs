@@ -214,7 +214,9 @@ impl PropagationChecker {
         value: &str,
     ) -> Result<(), PropagationError> {
         let started = Instant::now();
-        let deadline = started + Duration::from_secs(self.config.timeout_secs);
+        let deadline = started
+            .checked_add(Duration::from_secs(self.config.timeout_secs))
+            .unwrap_or(started + Duration::from_secs(7 * 86_400));
         loop {
             let missing = match self.poll_once(fqdn, value).await {
                 Ok(None) => {

@@ -368,11 +368,7 @@ impl Scheduler {
         };
         match ari {
             Ok(Some(info)) => {
-                let retry = time::Duration::try_from(info.retry_after);
-                let retry = retry
-                    .unwrap_or(time::Duration::HOUR)
-                    .max(time::Duration::MINUTE);
-                record.ari_refresh_at = Some(now + retry);
+                record.ari_refresh_at = Some(window::ari_refresh_at(now, info.retry_after));
                 record.replaces = Some(info.identifier);
                 (
                     Window {
@@ -434,7 +430,8 @@ impl Scheduler {
             &mut rand::rng(),
         );
         let retry = time::Duration::try_from(wait).unwrap_or(time::Duration::DAY);
-        record.retry_at = Some(now() + retry);
+        let now = now();
+        record.retry_at = Some(now.checked_add(retry).unwrap_or(now + time::Duration::DAY));
         crate::metrics::renewal_failure(&record.name);
         if record.failures >= r.flag_after {
             error!(failures = record.failures, %reason, retry_in = ?wait, "renewal failing");

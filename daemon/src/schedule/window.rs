@@ -74,11 +74,21 @@ pub fn backoff(
     let doubled = base.saturating_mul(1u32 << failures.saturating_sub(1).min(20));
     let wait = doubled.min(cap);
     let jitter = wait.mul_f64(rng.random_range(0.0..0.25));
-    let wait = wait + jitter;
+    let wait = wait.saturating_add(jitter);
     match retry_after {
         Some(ca) if ca > wait => ca,
         _ => wait,
     }
+}
+
+/// When to ask for renewal information again after the CA's `Retry-After` (RFC 9773 §4.3): at
+/// least a minute on, and at most a year, so a CA's absurd value cannot overflow the clock.
+pub(super) fn ari_refresh_at(now: OffsetDateTime, retry_after: Duration) -> OffsetDateTime {
+    let year = time::Duration::days(365);
+    let retry = time::Duration::try_from(retry_after)
+        .unwrap_or(year)
+        .clamp(time::Duration::MINUTE, year);
+    now + retry
 }
 
 #[cfg(test)]
@@ -91,6 +101,26 @@ mod tests {
 
     fn rng() -> StdRng {
         StdRng::seed_from_u64(7)
+    }
+
+    #[test]
+    fn a_backoff_of_u64_max_seconds_saturates_instead_of_panicking() {
+        let huge = Duration::from_secs(u64::MAX);
+        for failures in [1, 2, 30] {
+            let wait = backoff(failures, huge, huge, None, &mut rng());
+            assert!(wait >= Duration::from_secs(u64::MAX), "{wait:?}");
+        }
+    }
+
+    #[test]
+    fn an_absurd_ari_retry_after_is_held_to_a_year_and_a_tiny_one_to_a_minute() {
+        let now = datetime!(2026-05-01 12:00 UTC);
+        let far = ari_refresh_at(now, Duration::from_secs(u64::MAX / 2));
+        assert_eq!(far, now + time::Duration::days(365));
+        assert_eq!(
+            ari_refresh_at(now, Duration::ZERO),
+            now + time::Duration::MINUTE
+        );
     }
 
     #[test]

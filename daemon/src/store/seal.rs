@@ -66,6 +66,9 @@ pub enum KeyFileError {
         /// How many bytes it holds.
         len: u64,
     },
+    /// Not a regular file, or longer than a key: refused after reading at most one byte more.
+    #[error("store key file {0}; a store key is {KEY_LEN} bytes")]
+    Unfit(crate::secret_file::SecretFileError),
     /// `keygen` will not replace an existing file (it may be the key a store is sealed with).
     #[error("store key file {}: already exists; not overwriting it", path.display())]
     Exists {
@@ -151,7 +154,10 @@ impl StoreKey {
             let path = path.to_owned();
             return Err(KeyFileError::TooOpen { path, mode });
         }
-        let bytes = std::fs::read(path).map_err(io)?;
+        let bytes = crate::secret_file::read_bounded(path, KEY_LEN).map_err(|e| match e {
+            crate::secret_file::SecretFileError::Io { source, .. } => io(source),
+            unfit => KeyFileError::Unfit(unfit),
+        })?;
         let key =
             <[u8; KEY_LEN]>::try_from(bytes.as_slice()).map_err(|_| KeyFileError::WrongLength {
                 path: path.to_owned(),
