@@ -247,6 +247,40 @@ fn a_missing_key_file_or_an_unknown_vendor_is_refused_before_anything_is_sent() 
 }
 
 #[test]
+fn an_api_error_quoting_the_access_key_shows_it_redacted_in_the_cli_error_and_the_log() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let api = FakeZeroSsl::start();
+    let daemon = Daemon::start(|dir| zerossl_config(dir, &api, ""));
+    let before = daemon.json(&["account", "list"]);
+    // The fake quotes the request URL for a key starting with ECHO; `+` and `/` get encoded.
+    let key = "ECHO-Secret+Key/123";
+    let key_file = daemon.dir.path().join("echo.key");
+    std::fs::write(&key_file, key).unwrap();
+
+    let out = register(
+        &daemon,
+        "zs-echo",
+        &["--ca", "zs"],
+        &["--eab-api-key-file", path_str(&key_file)],
+    );
+    let err = stderr_of(&out);
+    assert!(!out.status.success(), "registered with a refused key");
+    assert!(err.contains("999"), "the API's refusal is not shown: {err}");
+    assert_eq!(api.seen().len(), 1, "the vendor API was not asked");
+    for text in [
+        err,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        daemon.log(),
+    ] {
+        for form in [key, "ECHO-Secret%2BKey%2F123", "ECHO-Secret%2bKey%2f123"] {
+            assert!(!text.contains(form), "{form} shows in: {text}");
+        }
+    }
+    assert_eq!(daemon.json(&["account", "list"]), before);
+}
+
+#[test]
 fn check_config_names_the_ca_the_unknown_vendor_and_the_known_ones() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("certkeeper.toml");
