@@ -323,7 +323,16 @@ impl Engine {
     fn check_dns_method(&self, method: &DnsMethod, names: &[String]) -> Result<(), EngineError> {
         match method {
             DnsMethod::Manual => Ok(()),
-            DnsMethod::Provider(p) if self.plugins.has_provider(p) => Ok(()),
+            DnsMethod::Provider(p) if self.plugins.has_provider(p) => {
+                match self.plugins.provider_kind(p).as_deref() {
+                    Some("dns-provider") => Ok(()),
+                    kind => Err(EngineError::Invalid(format!(
+                        "DNS provider \"{p}\" runs a {} plugin, not a dns-provider: it cannot \
+                         answer DNS-01 challenges",
+                        kind.unwrap_or("not loaded")
+                    ))),
+                }
+            }
             DnsMethod::Provider(p) => Err(EngineError::Invalid(format!(
                 "no DNS provider instance called \"{p}\""
             ))),

@@ -7,6 +7,7 @@
 //! silently ignored in a certificate manager shows up months later as an expired certificate.
 
 mod error;
+mod plugin_check;
 mod validate;
 mod vendor_check;
 

@@ -216,6 +216,15 @@ impl PluginHost {
         self.providers.contains_key(name)
     }
 
+    /// The kind (`dns-provider` or `ca-vendor`) of the plugin behind provider instance `name`:
+    /// `None` when no such instance is configured or its plugin is not loaded.
+    pub fn provider_kind(&self, name: &str) -> Option<String> {
+        let provider = self.providers.get(name)?;
+        let plugins = self.read_plugins();
+        let plugin = plugins.get(&provider.config.plugin)?;
+        Some(plugin.info.kind.clone())
+    }
+
     fn empty(dir: &Path) -> Result<Self, PluginError> {
         let engine_error = |error: wasmtime::Error| PluginError::Engine(format!("{error:#}"));
         let mut config = wasmtime::Config::new();
