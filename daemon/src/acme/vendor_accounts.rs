@@ -275,6 +275,17 @@ mod tests {
     }
 
     #[test]
+    fn new_acme_limits_replace_the_engines_without_a_restart() {
+        // N.B. here for the engine builder; `Scheduler::reload` calls `set_limits`.
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), Vec::new());
+        let mut limits = engine.limits();
+        limits.validation_timeout_secs += 7;
+        engine.set_limits(limits.clone());
+        assert_eq!(engine.limits(), limits);
+    }
+
+    #[test]
     fn an_api_key_file_is_read_trimmed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("zerossl.key");

@@ -33,6 +33,7 @@ impl Scheduler {
         };
         let old = self.config();
         warn_restart_only(&old, &new);
+        self.engine.set_limits(new.acme.clone());
         let count = new.certificates.len();
         self.apply(Arc::new(new));
         info!(config = %path.display(), certificates = count, "config reloaded");
