@@ -115,6 +115,34 @@ fn a_file_that_is_not_a_csr_is_refused_and_nothing_is_stored() {
 }
 
 #[test]
+fn a_file_over_the_admin_request_limit_is_refused_with_a_message_naming_it_and_the_limit() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let daemon = Daemon::start(|dir| base_config(dir, ""));
+    daemon.wait_for_account("main");
+    let before = store_listing(&daemon);
+
+    // 4 MB: over the limit as a file. 900 kB of binary: under it, but over once PEM-encoded.
+    let huge = daemon.dir.path().join("huge.csr");
+    let cases = [
+        (4_000_000, path_str(&huge)),
+        (900_000, "POST /v1/csrs/import"),
+    ];
+    for (size, named) in cases {
+        std::fs::write(&huge, vec![0x30u8; size]).unwrap();
+        let out = daemon.cli(&["csr", "import", path_str(&huge)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.code().is_some(), "killed by a signal: {out:?}");
+        assert!(!out.status.success(), "a {size}-byte file was imported");
+        assert!(
+            stderr.contains(named) && stderr.contains("1048576 bytes"),
+            "{size} bytes: {stderr}"
+        );
+    }
+    assert_eq!(store_listing(&daemon), before);
+}
+
+#[test]
 fn a_csr_whose_names_do_not_match_the_order_is_refused_before_anything_is_sent() {
     let _turn = pebble_turn();
     require_pebble();

@@ -247,6 +247,40 @@ fn a_missing_key_file_or_an_unknown_vendor_is_refused_before_anything_is_sent() 
 }
 
 #[test]
+fn an_api_error_quoting_the_access_key_shows_it_redacted_in_the_cli_error_and_the_log() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let api = FakeZeroSsl::start();
+    let daemon = Daemon::start(|dir| zerossl_config(dir, &api, ""));
+    let before = daemon.json(&["account", "list"]);
+    // The fake quotes the request URL for a key starting with ECHO; `+` and `/` get encoded.
+    let key = "ECHO-Secret+Key/123";
+    let key_file = daemon.dir.path().join("echo.key");
+    std::fs::write(&key_file, key).unwrap();
+
+    let out = register(
+        &daemon,
+        "zs-echo",
+        &["--ca", "zs"],
+        &["--eab-api-key-file", path_str(&key_file)],
+    );
+    let err = stderr_of(&out);
+    assert!(!out.status.success(), "registered with a refused key");
+    assert!(err.contains("999"), "the API's refusal is not shown: {err}");
+    assert_eq!(api.seen().len(), 1, "the vendor API was not asked");
+    for text in [
+        err,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        daemon.log(),
+    ] {
+        for form in [key, "ECHO-Secret%2BKey%2F123", "ECHO-Secret%2bKey%2f123"] {
+            assert!(!text.contains(form), "{form} shows in: {text}");
+        }
+    }
+    assert_eq!(daemon.json(&["account", "list"]), before);
+}
+
+#[test]
 fn check_config_names_the_ca_the_unknown_vendor_and_the_known_ones() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("certkeeper.toml");
@@ -270,6 +304,81 @@ fn check_config_names_the_ca_the_unknown_vendor_and_the_known_ones() {
         err.contains("letsencrypt") && err.contains("certkeeper.toml:7"),
         "{err}"
     );
+    assert!(!dir.path().join("s.redb").exists(), "a store was created");
+}
+
+/// A config in a fresh directory whose plugin_dir holds `vendor_zerossl.wasm`, with `extra`
+/// appended; `(dir, config path)`.
+fn plugin_config(extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let wasm = built_plugins().join("vendor_zerossl.wasm");
+    std::fs::copy(&wasm, plugins.join("vendor_zerossl.wasm"))
+        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-plugins.sh", wasm.display()));
+    let text = format!(
+        "store = \"{d}/s.redb\"\nadmin_socket = \"{d}/a.sock\"\nplugin_dir = \"{d}/plugins\"\n\n\
+         [[ca]]\nname = \"pebble\"\ndirectory = \"https://127.0.0.1:14000/dir\"\n\n\
+         [[account]]\nname = \"main\"\nca = \"pebble\"\nemail = \"ops@example.test\"\n\
+         agree_tos = true\n{extra}",
+        d = dir.path().display()
+    );
+    let config = dir.path().join("certkeeper.toml");
+    std::fs::write(&config, text).unwrap();
+    (dir, config)
+}
+
+/// `certkeeper COMMAND --config config`, killed if it still runs after a minute (a `run` that
+/// accepted the config).
+fn refused(command: &str, config: &std::path::Path) -> String {
+    let mut child = std::process::Command::new(certkeeper_bin())
+        .args([command, "--config", path_str(config)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{command} accepted {}", config.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{command} accepted the config");
+    stderr_of(&out)
+}
+
+#[test]
+fn check_config_and_run_both_refuse_a_provider_whose_plugin_is_not_loaded() {
+    let extra = "\n[[dns_provider]]\nname = \"ghost\"\nplugin = \"no-such-plugin\"\n";
+    let (dir, config) = plugin_config(extra);
+    for command in ["check-config", "run"] {
+        let err = refused(command, &config);
+        assert!(
+            err.contains("ghost") && err.contains("no-such-plugin"),
+            "{command}: {err}"
+        );
+    }
+    assert!(!dir.path().join("s.redb").exists(), "a store was created");
+}
+
+#[test]
+fn check_config_and_run_both_refuse_a_certificate_whose_dns_provider_is_a_ca_vendor() {
+    let extra = "\n[[dns_provider]]\nname = \"zs\"\nplugin = \"vendor-zerossl\"\n\n\
+                 [[certificate]]\nname = \"a\"\nnames = [\"a.example.test\"]\n\
+                 account = \"main\"\nchallenge = \"dns-01\"\ndns = \"zs\"\n";
+    let (dir, config) = plugin_config(extra);
+    for command in ["check-config", "run"] {
+        let err = refused(command, &config);
+        assert!(
+            err.contains("certkeeper.toml:24:")
+                && err.contains("certificate \"a\"")
+                && err.contains("vendor-zerossl is a ca-vendor plugin"),
+            "{command}: {err}"
+        );
+    }
     assert!(!dir.path().join("s.redb").exists(), "a store was created");
 }
 

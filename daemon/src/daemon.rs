@@ -29,6 +29,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     warn_if_readable_by_others(config_path, &config);
     let plugins = Arc::new(load_plugins(&config)?);
     config.check_vendors(config_path)?;
+    config.check_dns_plugins(config_path, &plugins.plugins())?;
     let propagation = Arc::new(PropagationChecker::new(config.propagation.clone())?);
     let store_key = config
         .store_key_file

@@ -40,11 +40,13 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
                 .as_deref()
                 .ok_or_else(|| anyhow::anyhow!("check-config needs --config FILE"))?;
             let loaded = Config::load(config)?;
-            if !loaded.vendors_known() {
-                // A vendor name may come from a ca-vendor plugin: load them as `run` would.
+            if !loaded.vendors_known() || !loaded.dns_providers.is_empty() {
+                // A vendor name may come from a ca-vendor plugin, and a provider names a plugin
+                // of some kind: load them as `run` would.
                 let dir = &loaded.plugin_dir;
-                certkeeper::plugin::PluginHost::load(dir, loaded.dns_providers.clone())?;
+                let host = certkeeper::plugin::PluginHost::load(dir, loaded.dns_providers.clone())?;
                 loaded.check_vendors(config)?;
+                loaded.check_dns_plugins(config, &host.plugins())?;
             }
             if let Some(key_file) = &loaded.store_key_file {
                 certkeeper::store::seal::StoreKey::load(key_file)?;

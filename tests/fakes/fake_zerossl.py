@@ -5,7 +5,8 @@ The two calls ZeroSSL documents (https://zerossl.com/documentation/acme/generate
 `POST /acme/eab-credentials-email` with the form field `email`, and
 `POST /acme/eab-credentials?access_key=KEY`. Both answer HTTP 200 with JSON, as ZeroSSL does:
 `{"success": true, "eab_kid": ..., "eab_hmac_key": ...}`, or `"success": false` with an error
-object (code 101 `invalid_access_key` for a key other than ACCESS_KEY). The credentials handed
+object (code 101 `invalid_access_key` for a key other than ACCESS_KEY; code 999 quoting the
+request URL, key and all, for a key starting with `ECHO`). The credentials handed
 out are the ones given on the command line (pebble's EAB MAC keys in the tests).
 
 `GET /_fake/seen` answers every request seen so far, as JSON: method, path, query, form.
@@ -58,6 +59,10 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/acme/eab-credentials" and "access_key" in query:
             if query["access_key"] == self.access_key:
                 return self._reply(self._credentials())
+            if query["access_key"].startswith("ECHO"):
+                # An API that quotes the request URL, access key and all, in its error.
+                return self._reply({"success": False,
+                                    "error": {"code": 999, "type": "bad key " + self.path}})
             return self._reply({"success": False,
                                 "error": {"code": 101, "type": "invalid_access_key"}})
         self._reply({"success": False, "error": {"code": 2800, "type": "invalid_request"}})

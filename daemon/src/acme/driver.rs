@@ -216,7 +216,7 @@ impl Engine {
             ca: &ca.name,
         };
         let chain = self
-            .limits
+            .limits()
             .poll_certificate(order, &polled)
             .await
             .map_err(|failure| failure.into_engine_error(&ca))?;

@@ -121,7 +121,8 @@ pub struct Engine {
     pub(super) propagation: Arc<PropagationChecker>,
     pub(super) builtin_zones: Vec<String>,
     pub(super) dns_ttl: u32,
-    pub(super) limits: super::poll::AcmeLimits,
+    /// The `[acme]` section; a reload replaces it.
+    limits: std::sync::RwLock<super::poll::AcmeLimits>,
     pub(super) cas: Vec<CaEndpoint>,
     pub(super) accounts: tokio::sync::Mutex<HashMap<String, Account>>,
     pub(super) driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
@@ -153,7 +154,7 @@ impl Engine {
             propagation,
             builtin_zones,
             dns_ttl: 60,
-            limits: super::poll::AcmeLimits::default(),
+            limits: std::sync::RwLock::default(),
             cas,
             accounts: tokio::sync::Mutex::new(HashMap::new()),
             driving: Mutex::new(HashMap::new()),
@@ -163,10 +164,26 @@ impl Engine {
     }
 
     /// Use these bounds on waiting for CAs (the `[acme]` section) instead of the defaults.
-    pub fn with_limits(mut self, limits: super::poll::AcmeLimits) -> Self {
-        super::hold::set_cap(limits.retry_after_cap_secs);
-        self.limits = limits;
+    pub fn with_limits(self, limits: super::poll::AcmeLimits) -> Self {
+        self.set_limits(limits);
         self
+    }
+
+    /// Replaces the `[acme]` bounds for waits that start from now on (a reload).
+    pub fn set_limits(&self, limits: super::poll::AcmeLimits) {
+        super::hold::set_cap(limits.retry_after_cap_secs);
+        *self
+            .limits
+            .write()
+            .expect("limits lock poisoned only by a panic") = limits;
+    }
+
+    /// The `[acme]` bounds in force.
+    pub fn limits(&self) -> super::poll::AcmeLimits {
+        self.limits
+            .read()
+            .expect("limits lock poisoned only by a panic")
+            .clone()
     }
 
     /// The store, for read-only listings.
@@ -326,7 +343,16 @@ impl Engine {
     fn check_dns_method(&self, method: &DnsMethod, names: &[String]) -> Result<(), EngineError> {
         match method {
             DnsMethod::Manual => Ok(()),
-            DnsMethod::Provider(p) if self.plugins.has_provider(p) => Ok(()),
+            DnsMethod::Provider(p) if self.plugins.has_provider(p) => {
+                match self.plugins.provider_kind(p).as_deref() {
+                    Some("dns-provider") => Ok(()),
+                    kind => Err(EngineError::Invalid(format!(
+                        "DNS provider \"{p}\" runs a {} plugin, not a dns-provider: it cannot \
+                         answer DNS-01 challenges",
+                        kind.unwrap_or("not loaded")
+                    ))),
+                }
+            }
             DnsMethod::Provider(p) => Err(EngineError::Invalid(format!(
                 "no DNS provider instance called \"{p}\""
             ))),

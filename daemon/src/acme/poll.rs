@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tracing::{debug, warn};
 
 /// How patient the engine is with a CA: the `[acme]` section of the config.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcmeLimits {
     /// Longest wait for a CA to validate an order's names, in seconds (default 180).

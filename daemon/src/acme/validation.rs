@@ -47,7 +47,7 @@ impl Engine {
             ca: &ca.name,
         };
         let status = self
-            .limits
+            .limits()
             .poll_ready(order, &polled)
             .await
             .map_err(|failure| failure.into_engine_error(&ca))?;

@@ -163,9 +163,9 @@ impl Engine {
             .plugins
             .fetch_profile_eab(profile.id, email, api_key.as_deref())
             .await
-            .map_err(|e| fetch_error(ca, &e.to_string()))?;
+            .map_err(|e| fetch_error(ca, &e.to_string(), api_key.as_deref()))?;
         let eab = EabCredentials::parse(&fetched.kid, &fetched.hmac_key)
-            .map_err(|e| fetch_error(ca, &e.to_string()))?;
+            .map_err(|e| fetch_error(ca, &e.to_string(), api_key.as_deref()))?;
         info!(ca = %ca.name, vendor = %profile.id, eab_kid = %eab.kid, "EAB credentials obtained from the vendor plugin");
         Ok(Some(eab))
     }
@@ -211,10 +211,16 @@ fn unused(ca: &CaEndpoint, vendor: &str) -> VendorAccountError {
     }
 }
 
-fn fetch_error(ca: &CaEndpoint, message: &str) -> EngineError {
+/// The plugin call's failure for `ca`, with the vendor API key (which a plugin or the API it
+/// called may have echoed) taken out of the message.
+fn fetch_error(ca: &CaEndpoint, message: &str, api_key: Option<&str>) -> EngineError {
+    let message = match api_key {
+        Some(key) => crate::plugin::redact_secret(message, key),
+        None => message.to_owned(),
+    };
     VendorAccountError::Fetch {
         ca: ca.name.clone(),
-        message: message.to_owned(),
+        message,
     }
     .into()
 }
@@ -257,6 +263,25 @@ mod tests {
 
     fn message(result: Result<impl std::fmt::Debug, EngineError>) -> String {
         result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_fetch_error_echoing_the_api_key_names_the_ca_with_the_key_redacted() {
+        let zs = ca("zs", Some("zerossl"));
+        let text = "bad key ?access_key=K3Y%2F1 or K3Y/1";
+        let err = fetch_error(&zs, text, Some("K3Y/1")).to_string();
+        assert_eq!(err, "CA zs: bad key ?access_key=[redacted] or [redacted]");
+    }
+
+    #[test]
+    fn new_acme_limits_replace_the_engines_without_a_restart() {
+        // N.B. here for the engine builder; `Scheduler::reload` calls `set_limits`.
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path(), Vec::new());
+        let mut limits = engine.limits();
+        limits.validation_timeout_secs += 7;
+        engine.set_limits(limits.clone());
+        assert_eq!(engine.limits(), limits);
     }
 
     #[test]

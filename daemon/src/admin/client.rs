@@ -9,6 +9,10 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::net::UnixStream;
 
+/// The largest request body the daemon reads from the admin socket (1 MiB); a larger one is
+/// refused before anything is sent.
+pub const MAX_REQUEST_BODY: usize = 1 << 20;
+
 /// A request the daemon could not answer or refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -19,6 +23,22 @@ pub enum ClientError {
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// The request body is larger than the daemon reads: refused before connecting, since the
+    /// daemon would stop reading and close the connection mid-request.
+    #[error(
+        "the request to {method} {path} is {bytes} bytes, over the admin socket's limit of \
+         {limit} bytes (1 MiB); the daemon would refuse it"
+    )]
+    TooLarge {
+        /// The request's method.
+        method: Method,
+        /// The request's path.
+        path: String,
+        /// The body's size.
+        bytes: usize,
+        /// [`MAX_REQUEST_BODY`].
+        limit: usize,
     },
     /// The connection broke.
     #[error("admin socket: {0}")]
@@ -72,6 +92,17 @@ impl AdminClient {
         path: &str,
         body: Option<&B>,
     ) -> Result<serde_json::Value, ClientError> {
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).expect("requests serialize"))
+            .unwrap_or_default();
+        if bytes.len() > MAX_REQUEST_BODY {
+            return Err(ClientError::TooLarge {
+                method,
+                path: path.to_owned(),
+                bytes: bytes.len(),
+                limit: MAX_REQUEST_BODY,
+            });
+        }
         let stream =
             UnixStream::connect(&self.socket)
                 .await
@@ -84,9 +115,6 @@ impl AdminClient {
             .map_err(|e| ClientError::Transport(e.to_string()))?;
         tokio::spawn(conn);
 
-        let bytes = body
-            .map(|b| serde_json::to_vec(b).expect("requests serialize"))
-            .unwrap_or_default();
         let request = Request::builder()
             .method(method)
             .uri(path)
@@ -117,5 +145,30 @@ impl AdminClient {
             status: status.as_u16(),
             message,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_naming_its_size_before_connecting() {
+        let client = AdminClient::new(Path::new("/nonexistent/certkeeper-admin.sock"));
+        let body = serde_json::json!({ "pem": "x".repeat(MAX_REQUEST_BODY) });
+        let err = client.post("/v1/csrs/import", &body).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ClientError::TooLarge { .. }), "{text}");
+        assert!(
+            text.contains("POST /v1/csrs/import") && text.contains("1048576 bytes"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_at_the_limit_goes_on_to_connect() {
+        let client = AdminClient::new(Path::new("/nonexistent/certkeeper-admin.sock"));
+        let err = client.post("/v1/x", &"x".repeat(100)).await.unwrap_err();
+        assert!(matches!(err, ClientError::Connect { .. }), "{err}");
     }
 }

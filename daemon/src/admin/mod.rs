@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::UnixListener;
 use tracing::{debug, info};
 
-pub use client::{AdminClient, ClientError};
+pub use client::{AdminClient, ClientError, MAX_REQUEST_BODY};
 pub use routes::AdminState;
 
 /// The admin socket could not be opened.

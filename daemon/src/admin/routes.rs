@@ -17,7 +17,7 @@ use crate::plugin::PluginHost;
 use crate::store::CsrRecord;
 
 /// Largest request body the API reads (a CSR or an order is far smaller).
-const MAX_BODY: usize = 1 << 20;
+const MAX_BODY: usize = super::MAX_REQUEST_BODY;
 
 /// What the routes need.
 pub struct AdminState {

@@ -6,6 +6,7 @@ mod output;
 mod pfx;
 mod progress;
 mod store;
+mod upload;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -413,6 +414,7 @@ async fn csr(client: &AdminClient, cmd: &CsrCmd) -> anyhow::Result<(Value, &'sta
         CsrCmd::Import { file } => {
             let bytes = std::fs::read(file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            upload::check_file_size(file, bytes.len())?;
             let pem = match String::from_utf8(bytes.clone()) {
                 Ok(text) if text.contains("-----BEGIN") => text,
                 _ => pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", bytes)),

@@ -8,6 +8,8 @@
 
 mod error;
 pub mod limits;
+mod plugin_check;
+mod restart;
 mod validate;
 mod vendor_check;
 
@@ -18,6 +20,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use error::ConfigError;
+pub use restart::restart_needed;
 
 use crate::dns::{DnsServerConfig, PropagationConfig};
 use crate::plugin::ProviderConfig;

@@ -20,6 +20,7 @@ mod host_config;
 mod host_http;
 mod host_log;
 mod provider;
+mod redact;
 mod reload;
 mod vendor;
 mod vendor_eab;
@@ -40,6 +41,7 @@ pub use call::PluginLimits;
 pub use component::PluginInfo;
 pub use error::{HostFault, Operation, PluginCallError, PluginError, ProviderError};
 pub use provider::{DEFAULT_SECRET_SETTINGS, ProviderConfig};
+pub use redact::redact_secret;
 pub use reload::FileChange;
 pub use vendor::VendorProfile;
 pub use vendor_eab::VendorEab;
@@ -212,6 +214,15 @@ impl PluginHost {
     /// Whether a provider instance of this name is configured.
     pub fn has_provider(&self, name: &str) -> bool {
         self.providers.contains_key(name)
+    }
+
+    /// The kind (`dns-provider` or `ca-vendor`) of the plugin behind provider instance `name`:
+    /// `None` when no such instance is configured or its plugin is not loaded.
+    pub fn provider_kind(&self, name: &str) -> Option<String> {
+        let provider = self.providers.get(name)?;
+        let plugins = self.read_plugins();
+        let plugin = plugins.get(&provider.config.plugin)?;
+        Some(plugin.info.kind.clone())
     }
 
     fn empty(dir: &Path) -> Result<Self, PluginError> {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::PluginError;
+use super::redact::{REDACTED, redact_secret};
 
 /// The settings whose values are redacted in logs when a provider instance names none.
 pub const DEFAULT_SECRET_SETTINGS: &[&str] = &[
@@ -93,8 +94,6 @@ fn default_secret_settings() -> Vec<String> {
         .collect()
 }
 
-const REDACTED: &str = "[redacted]";
-
 /// A provider instance checked and ready for calls.
 #[derive(Debug)]
 pub(super) struct Provider {
@@ -103,10 +102,13 @@ pub(super) struct Provider {
     /// Held across `present` and `cleanup`: plugins for record-set APIs read, merge and write
     /// back, and two such calls for one name at once (wildcard and apex) would lose a value.
     pub(super) writes: Arc<tokio::sync::Mutex<()>>,
+    /// Secrets of one call (e.g. a vendor API key passed to `fetch_eab`), redacted like the
+    /// secret settings.
+    call_secrets: Vec<String>,
 }
 
 /// One parsed `allowed_hosts` entry.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct AllowedHost {
     /// Lowercase, IPv6 without brackets.
     host: String,
@@ -132,6 +134,7 @@ impl Provider {
             config,
             allowed,
             writes: Arc::default(),
+            call_secrets: Vec::new(),
         })
     }
 
@@ -150,6 +153,7 @@ impl Provider {
             config,
             allowed: Vec::new(),
             writes: Arc::default(),
+            call_secrets: Vec::new(),
         }
     }
 
@@ -166,20 +170,26 @@ impl Provider {
             .any(|entry| entry.host == host && entry.port.unwrap_or(default_port) == port)
     }
 
-    /// `text` with every secret setting's value replaced by `[redacted]`.
-    pub(super) fn redact(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for key in &self.config.secret_settings {
-            if let Some(value) = self
-                .config
-                .settings
-                .get(key)
-                .filter(|value| !value.is_empty())
-            {
-                text = text.replace(value.as_str(), REDACTED);
-            }
+    /// This instance for one call that also carries `secret`, which is then redacted too.
+    pub(super) fn with_call_secret(&self, secret: &str) -> Self {
+        let mut call_secrets = self.call_secrets.clone();
+        call_secrets.push(secret.to_owned());
+        Self {
+            config: self.config.clone(),
+            allowed: self.allowed.clone(),
+            writes: self.writes.clone(),
+            call_secrets,
         }
-        text
+    }
+
+    /// `text` with every secret setting's value and every call secret (as is or
+    /// percent-encoded) replaced by `[redacted]`.
+    pub(super) fn redact(&self, text: &str) -> String {
+        let settings = self.config.secret_settings.iter();
+        let values = settings.filter_map(|key| self.config.settings.get(key));
+        values
+            .chain(&self.call_secrets)
+            .fold(text.to_owned(), |text, secret| redact_secret(&text, secret))
     }
 }
 
@@ -250,6 +260,21 @@ mod tests {
             .insert("api_key".into(), "s3cret-key".into());
         config.secret_settings = default_secret_settings();
         Provider::new(config).unwrap()
+    }
+
+    #[test]
+    fn a_call_secret_is_redacted_as_is_and_url_encoded_along_with_secret_settings() {
+        let mut base = provider(&[]);
+        base.config
+            .settings
+            .insert("api_key".into(), "s3tting".into());
+        let call = base.with_call_secret("k+y/1");
+        let text = "s3tting k+y/1 ?access_key=k%2By%2F1";
+        assert_eq!(
+            call.redact(text),
+            "[redacted] [redacted] ?access_key=[redacted]"
+        );
+        assert_eq!(base.redact(text), "[redacted] k+y/1 ?access_key=k%2By%2F1");
     }
 
     #[test]

@@ -90,6 +90,12 @@ impl PluginHost {
         api_key: Option<&str>,
     ) -> Result<VendorEab, PluginCallError> {
         let (profile, email) = (profile.to_owned(), email.to_owned());
+        // N.B. the key is a secret of this call: whatever the plugin answers, logs or traps with
+        // is redacted on the host's side, as is or URL-encoded.
+        let provider = match api_key {
+            Some(key) => Arc::new(provider.with_call_secret(key)),
+            None => provider,
+        };
         let api_key = api_key.map(str::to_owned);
         self.call_on(
             provider,

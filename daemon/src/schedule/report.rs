@@ -33,6 +33,7 @@ impl Scheduler {
         };
         let old = self.config();
         warn_restart_only(&old, &new);
+        self.engine.set_limits(new.acme.clone());
         let count = new.certificates.len();
         self.apply(Arc::new(new));
         info!(config = %path.display(), certificates = count, "config reloaded");
@@ -114,35 +115,12 @@ impl Scheduler {
     }
 }
 
-/// Sections a reload cannot change in a running daemon: say so rather than pretend.
+/// Settings a reload cannot change in a running daemon: name each one rather than pretend.
 fn warn_restart_only(old: &Config, new: &Config) {
-    let listeners =
-        old.http01.as_ref().map(|h| &h.listen) != new.http01.as_ref().map(|h| &h.listen);
-    let cas: Vec<_> = old
-        .cas
-        .iter()
-        .map(|c| (c.name.get_ref().clone(), c.directory_url()))
-        .collect();
-    let new_cas: Vec<_> = new
-        .cas
-        .iter()
-        .map(|c| (c.name.get_ref().clone(), c.directory_url()))
-        .collect();
-    let changed = [
-        ("store", old.store != new.store),
-        ("admin_socket", old.admin_socket != new.admin_socket),
-        ("http01", listeners),
-        ("ca", cas != new_cas),
-        ("metrics", old.metrics != new.metrics),
-        (
-            "dns_provider",
-            old.dns_providers.len() != new.dns_providers.len(),
-        ),
-    ];
-    for (section, _) in changed.iter().filter(|(_, c)| *c) {
+    for setting in crate::config::restart_needed(old, new) {
         warn!(
-            section,
-            "this section changed; it takes effect on the next restart"
+            %setting,
+            "this setting changed; it takes effect on the next restart"
         );
     }
 }

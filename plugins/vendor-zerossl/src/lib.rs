@@ -65,8 +65,17 @@ impl certkeeper_plugin_sdk_vendor::CaVendor for ZeroSsl {
             }
         }
         .map_err(|error| without(error, api_key))?;
-        read_answer(&response.body)
+        read_answer_without(&response.body, api_key)
     }
+}
+
+/// As [`read_answer`], with the access key cut out of the error: the API's error message may
+/// quote the request URL, which carries the key.
+fn read_answer_without(
+    body: &[u8],
+    api_key: Option<&str>,
+) -> Result<EabCredentials, ProviderError> {
+    read_answer(body).map_err(|error| without(error, api_key))
 }
 
 /// ZeroSSL's answer: credentials when `success` is true (or 1), else an error object.
@@ -172,5 +181,16 @@ mod tests {
             !message.contains("a%2Bb") && message.contains("***"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn an_api_error_quoting_the_request_url_does_not_carry_the_access_key() {
+        let body = br#"{"success":false,"error":{"code":999,"type":"bad key /acme/eab-credentials?access_key=a%2Bb"}}"#;
+        let err = read_answer_without(body, Some("a+b")).unwrap_err();
+        let ProviderError::Other(message) = err else {
+            panic!("not Other: {err:?}")
+        };
+        assert!(!message.contains("a%2Bb"), "{message}");
+        assert!(message.contains("error 999"), "{message}");
     }
 }

@@ -122,6 +122,15 @@ async fn a_dns_call_on_a_vendor_plugin_is_refused_naming_it() {
 }
 
 #[test]
+fn a_provider_instance_reports_the_kind_of_its_plugin() {
+    let bytes = std::fs::read(built("vendor_digicert.wasm")).unwrap();
+    let dir = dir_with("vendor_digicert.wasm", &bytes);
+    let host = PluginHost::load(dir.path(), vec![provider("dc", "vendor-digicert")]).unwrap();
+    assert_eq!(host.provider_kind("dc").as_deref(), Some("ca-vendor"));
+    assert_eq!(host.provider_kind("other"), None);
+}
+
+#[test]
 fn a_vendor_plugin_with_a_plain_http_directory_is_refused_naming_file_and_profile() {
     let bytes = std::fs::read(built("vendor_letsencrypt.wasm")).unwrap();
     // Same length, so the component stays valid: `https://acme-v02` becomes `http://xacme-v02`.

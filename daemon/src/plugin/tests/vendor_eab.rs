@@ -137,6 +137,22 @@ async fn a_zerossl_access_key_goes_in_the_query_and_never_into_errors() {
 }
 
 #[tokio::test]
+async fn an_api_error_quoting_the_url_encoded_access_key_comes_back_redacted() {
+    let body = r#"{"success":false,"error":{"code":999,"type":"bad key /acme/eab-credentials?access_key=k3y%2Becho"}}"#;
+    let (port, _seen) = fake_api(body).await;
+    let (_dir, host) = vendor_host("vendor_zerossl.wasm", "vendor-zerossl", port);
+    let err = host
+        .fetch_eab("v", "zerossl", "ops@example.test", Some("k3y+echo"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        !err.contains("k3y%2Becho") && !err.contains("k3y+echo") && err.contains("error 999"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_vendor_without_an_eab_api_says_so_naming_the_profile() {
     let (_dir, host) = vendor_host("vendor_letsencrypt.wasm", "vendor-letsencrypt", 9);
     let err = host
