@@ -138,9 +138,16 @@ settings = { api_key = "first-secret" }
 
     #[test]
     fn a_cas_tls_root_and_key_file_are_named_with_the_ca() {
+        // The config check reads the key file, so it has to exist.
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("zs.key");
+        std::fs::write(&key, "an-api-key\n").unwrap();
         let found = changes(|text| {
             let at = "directory = \"https://127.0.0.1:14000/dir\"\n";
-            let extra = "tls_root = \"/tmp/r.pem\"\neab_api_key_file = \"/tmp/zs.key\"\n";
+            let extra = format!(
+                "tls_root = \"/tmp/r.pem\"\neab_api_key_file = \"{}\"\n",
+                key.display()
+            );
             text.replace(at, &format!("{at}{extra}"))
         });
         assert_eq!(
