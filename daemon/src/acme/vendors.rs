@@ -185,20 +185,21 @@ pub fn vendor(id: &str) -> Result<&'static VendorProfile, String> {
         .ok_or_else(|| format!("unknown CA vendor \"{id}\" (known: {})", known().join(", ")))
 }
 
+/// Every profile: the loaded plugins' first, then the built-in table's.
+fn profiles() -> impl Iterator<Item = &'static VendorProfile> {
+    super::vendor_registry::all().into_iter().chain(VENDORS)
+}
+
 /// The id of the profile whose directory is `directory`, if any (plugins first, then the table).
 pub fn vendor_for_directory(directory: &str) -> Option<&'static str> {
-    let plugins = super::vendor_registry::all();
-    plugins
-        .into_iter()
-        .chain(VENDORS)
+    profiles()
         .find(|v| v.directory == Some(directory))
         .map(|v| v.id)
 }
 
 /// The ids of every known profile: the loaded plugins' and the built-in table's, sorted.
 pub fn known() -> Vec<&'static str> {
-    let plugins = super::vendor_registry::all();
-    let mut ids: Vec<&str> = plugins.into_iter().chain(VENDORS).map(|v| v.id).collect();
+    let mut ids: Vec<&str> = profiles().map(|v| v.id).collect();
     ids.sort_unstable();
     ids.dedup();
     ids
@@ -206,11 +207,7 @@ pub fn known() -> Vec<&'static str> {
 
 /// Refuse new accounts and orders at a directory whose vendor stopped its ACME service.
 pub(crate) fn refuse_retired(ca: &str, directory: &str) -> Result<(), EngineError> {
-    let plugins = super::vendor_registry::all();
-    let retired = plugins
-        .into_iter()
-        .chain(VENDORS)
-        .find(|v| v.directory == Some(directory) && v.retired_since.is_some());
+    let retired = profiles().find(|v| v.directory == Some(directory) && v.retired_since.is_some());
     match retired {
         Some(v) => Err(EngineError::Invalid(format!(
             "CA {ca}: {} ended its ACME service on {}; it accepts no new accounts or orders. \
