@@ -288,3 +288,53 @@ fn after_a_503_with_retry_after_nothing_is_sent_to_that_ca_until_the_time_has_pa
         daemon.log()
     );
 }
+
+#[test]
+fn finalize_download_and_the_driver_get_through_a_ca_rejecting_four_nonces_in_a_row() {
+    let _turn = pebble_turn();
+    let ca = HostileCa::start();
+    let extra = accounts_on(&ca, &["nonces"]);
+    let daemon = Daemon::start(|dir| config_without_main_account(dir, &extra));
+    daemon.wait_for_account("nonces");
+
+    // By hand: placed without --finalize, then downloaded. The fake refuses the finalize and
+    // the certificate request 4 times each, one more than instant-acme tries by itself.
+    let order = daemon.json(&[
+        "order",
+        "create",
+        "--account",
+        "nonces",
+        "-d",
+        "by-hand.example.test",
+        "--challenge",
+        "http-01",
+    ]);
+    let id = order["id"].as_str().unwrap();
+    wait_for_status(&daemon, id, &["ready"], Duration::from_secs(30));
+    let cert = daemon.json(&["order", "download", id]);
+    let chain = cert["chain_pem"].as_str().unwrap_or_default();
+    assert!(chain.contains("BEGIN CERTIFICATE"), "{cert}");
+    let n = order["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    for step in ["finalize", "cert"] {
+        let path = format!("/nonces/{step}/{n}");
+        let posts = ca.requests().iter().filter(|r| r.path == path).count();
+        assert_eq!(posts, 5, "{path}: 4 refusals and one answer expected");
+    }
+
+    // By its driver: `order wait --until valid` returns once the certificate is stored, not
+    // when the CA says valid (the fake sends the certificate 1 s after that).
+    let order = order_finalized(&daemon, "nonces", "driven.example.test");
+    let id = order["id"].as_str().unwrap();
+    let done = daemon.json(&["order", "wait", id, "--until", "valid", "--timeout", "60"]);
+    assert!(
+        done["certificate_id"].is_string(),
+        "valid without a certificate: {done}"
+    );
+    let shown = daemon.json(&["cert", "show", done["certificate_id"].as_str().unwrap()]);
+    assert_eq!(shown["order_id"], *id, "{shown}");
+    let log = daemon.log();
+    assert!(
+        log.contains("still badNonce after instant-acme's tries"),
+        "the extra rounds were not logged:\n{log}"
+    );
+}

@@ -16,6 +16,8 @@ signed by a throwaway CA) that misbehaves after finalize:
   /wrongkey/dir     the certificate certifies a key other than the CSR's
   /wrongnames/dir   the certificate has the CSR's key but names other.example.test
   /busy/dir         the first newOrder answers 503 with Retry-After: 3, later ones succeed
+  /nonces/dir       the first 4 POSTs to each finalize and certificate URL answer badNonce
+                    (one more than instant-acme's own tries); the certificate then comes 1 s late
 
 Every request is appended to LOG (when given) as one JSON line: {"t", "method", "path"}.
 
@@ -36,7 +38,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-FLOWS = {"slow", "huge", "stuck", "wrongkey", "wrongnames", "busy"}
+FLOWS = {"slow", "huge", "stuck", "wrongkey", "wrongnames", "busy", "nonces"}
+NONCE_REJECTIONS = 4
+REJECTED = {}  # path -> badNonce answers sent for it (nonces flow)
 # behaviour -> (processing polls before valid, Retry-After while processing)
 PROCESSING = {"slow": (2, "2"), "huge": (1, "86400"), "stuck": (None, "1")}
 ORDERS = {}
@@ -168,9 +172,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body["certificate"] = f"{self.base(prefix)}/cert/{n}"
         return json.dumps(body)
 
+    def reject_nonce(self, prefix, kind):
+        """In the nonces flow, whether this request was answered with badNonce."""
+        if prefix != "nonces" or kind not in ("finalize", "cert"):
+            return False
+        with LOCK:
+            sent = REJECTED.get(self.path, 0)
+            if sent >= NONCE_REJECTIONS:
+                return False
+            REJECTED[self.path] = sent + 1
+        problem = {"type": "urn:ietf:params:acme:error:badNonce", "detail": "stale nonce"}
+        self.send(400, json.dumps(problem), "application/problem+json")
+        return True
+
     def flow(self, prefix, request):
         parts = self.path.strip("/").split("/")
         kind = parts[1]
+        if self.reject_nonce(prefix, kind):
+            return
         if kind == "account":
             body = json.dumps({"status": "valid", "contact": (request or {}).get("contact", [])})
             self.send(201, body, headers=[("Location", f"{self.base(prefix)}/acct/1")])
@@ -199,6 +218,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ORDERS[n]["status"] = "processing"
             self.send(200, self.order_json(prefix, n))
         elif kind == "cert":
+            if prefix == "nonces":
+                time.sleep(1)
             self.send(200, ORDERS[int(parts[2])]["cert"], "application/pem-certificate-chain")
         else:
             self.send(404, json.dumps({"type": "urn:ietf:params:acme:error:malformed"}),

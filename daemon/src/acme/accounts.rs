@@ -136,7 +136,9 @@ impl Engine {
         if deactivate && account.status == "valid" {
             let handle = self.account_handle(&account.id).await?;
             let ca = self.endpoint_for(&account);
-            handle.deactivate().await.map_err(|e| ca.ca_error(e))?;
+            super::nonce::retry_bad_nonce(&ca.name, "deactivate", || handle.clone().deactivate())
+                .await
+                .map_err(|e| ca.ca_error(e))?;
             account = self.set_account_status(&account.id, "deactivated")?;
             info!(account = %account.name, "account deactivated at the CA");
         }
@@ -202,7 +204,18 @@ impl Engine {
         let account = self.find_account(key)?;
         let mut handle = self.account_handle(&account.id).await?;
         let ca = self.endpoint_for(&account);
-        let credentials = handle.update_key().await.map_err(|e| ca.ca_error(e))?;
+        // N.B. a loop, not `retry_bad_nonce`: the call borrows the handle mutably. A rejected
+        // request leaves the handle on the old key, so asking again is safe.
+        let mut round = 0;
+        let credentials = loop {
+            match handle.update_key().await {
+                Err(e) if super::nonce::is_bad_nonce(&e) && round < super::nonce::MAX_ROUNDS => {
+                    round += 1;
+                    warn!(ca = %ca.name, round, "key rollover: still badNonce; asking again");
+                }
+                outcome => break outcome.map_err(|e| ca.ca_error(e))?,
+            }
+        };
 
         // N.B. from here the CA accepts only the new key, so it is written (one transaction)
         // before anything else can fail.

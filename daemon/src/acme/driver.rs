@@ -75,7 +75,7 @@ impl Engine {
         let message = error.to_string();
         let _ = self.store.update::<OrderRecord>(id, |o| {
             o.error = Some(message);
-            o.status = status.unwrap_or(o.status);
+            o.status = stored_status(status.unwrap_or(o.status), o);
             o.updated_at = now();
         });
     }
@@ -133,7 +133,7 @@ impl Engine {
         error: Option<String>,
     ) -> Result<(), EngineError> {
         self.store.update::<OrderRecord>(id, |o| {
-            o.status = status;
+            o.status = stored_status(status, o);
             if error.is_some() {
                 o.error = error;
             }
@@ -222,6 +222,19 @@ impl Engine {
             .map_err(|failure| failure.into_engine_error(&ca))?;
         let csr = self.store.require::<CsrRecord>(&record.csr_id)?;
         let cert = super::certificate::parse(record, &csr, chain, &ca.name)?;
+        let _storing = self
+            .storing_certificate
+            .lock()
+            .expect("poisoned only by a panic while storing");
+        if self
+            .store
+            .require::<OrderRecord>(&record.id)?
+            .certificate_id
+            .is_some()
+        {
+            // N.B. fetched twice (driver and `order download`); the first one stored it.
+            return self.set_status(&record.id, OrderStatus::Valid, None);
+        }
         self.store.put(&cert)?;
         self.store.update::<OrderRecord>(&record.id, |o| {
             o.status = OrderStatus::Valid;
@@ -230,6 +243,17 @@ impl Engine {
         })?;
         info!(certificate = %cert.name, not_after = %cert.not_after, issuer = %cert.issuer, "certificate issued");
         Ok(())
+    }
+}
+
+/// The status to store for an order the CA reports as `status`: `valid` only once its
+/// certificate is stored here. Until then the order shows `processing`, so `order wait --until
+/// valid` returns when the certificate can be downloaded and listed, not before.
+pub(super) fn stored_status(status: OrderStatus, order: &OrderRecord) -> OrderStatus {
+    if status == OrderStatus::Valid && order.certificate_id.is_none() {
+        OrderStatus::Processing
+    } else {
+        status
     }
 }
 
@@ -242,5 +266,50 @@ struct DriverSlot<'a> {
 impl Drop for DriverSlot<'_> {
     fn drop(&mut self) {
         self.engine.drivers().remove(self.order_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(certificate_id: Option<&str>) -> OrderRecord {
+        OrderRecord {
+            id: "ord-1".into(),
+            account_id: "acc".into(),
+            url: "https://ca.test/order/1".into(),
+            names: vec!["a.example.test".into()],
+            status: OrderStatus::Processing,
+            challenge: "http-01".into(),
+            dns: None,
+            csr_id: "csr-1".into(),
+            certificate_name: None,
+            profile: None,
+            auto_finalize: true,
+            certificate_id: certificate_id.map(str::to_owned),
+            error: None,
+            hidden: false,
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    #[test]
+    fn an_order_is_stored_valid_only_with_its_certificate() {
+        let without = order(None);
+        let with = order(Some("cert-1"));
+        assert_eq!(
+            stored_status(OrderStatus::Valid, &without),
+            OrderStatus::Processing
+        );
+        assert_eq!(stored_status(OrderStatus::Valid, &with), OrderStatus::Valid);
+        for other in [
+            OrderStatus::Pending,
+            OrderStatus::Ready,
+            OrderStatus::Processing,
+            OrderStatus::Invalid,
+        ] {
+            assert_eq!(stored_status(other, &without), other);
+        }
     }
 }

@@ -12,6 +12,8 @@ use instant_acme::{Account, Identifier, NewOrder, OrderStatus as AcmeStatus};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
+use super::nonce::retry_bad_nonce;
+
 use super::client::{AcmeError, CaEndpoint};
 use super::csr::{self, CsrError};
 use super::names::{NameError, challenge_record_name, validate_domain};
@@ -134,6 +136,9 @@ pub struct Engine {
     /// account far below what one request at a time allows, and pebble 2.4's in-memory store
     /// deadlocks when two new-order requests build authorizations at once.
     new_order_gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Held while a downloaded certificate is checked against its order and stored: an order's
+    /// driver and an operator's `order download` may both fetch it, and only one may store it.
+    pub(super) storing_certificate: Mutex<()>,
 }
 
 impl Engine {
@@ -160,6 +165,7 @@ impl Engine {
             driving: Mutex::new(HashMap::new()),
             answered: Mutex::new(std::collections::HashSet::new()),
             new_order_gates: Mutex::new(HashMap::new()),
+            storing_certificate: Mutex::new(()),
         }
     }
 
@@ -435,9 +441,10 @@ impl Engine {
     /// Ask the CA where the order stands, store it, and pick up driving it again if needed.
     pub async fn refresh_order(self: &Arc<Self>, id: &str) -> Result<OrderRecord, EngineError> {
         let record = self.order(id)?;
-        let status = self.fetch_status(&record).await?;
+        let ca = self.ca_name_of(&record);
+        let status = retry_bad_nonce(&ca, "refresh", || self.fetch_status(&record)).await?;
         let record = self.store.update::<OrderRecord>(id, |o| {
-            o.status = status;
+            o.status = super::driver::stored_status(status, o);
             o.updated_at = now();
         })?;
         if !record.status.is_final() && record.status != OrderStatus::Ready {
@@ -471,8 +478,14 @@ impl Engine {
             })
     }
 
-    /// Finalize a ready order with its CSR and download the certificate.
+    /// Finalize a ready order with its CSR and download the certificate, starting again (from
+    /// wherever the order then stands) while the CA keeps rejecting nonces.
     pub async fn finalize_order(&self, id: &str) -> Result<OrderRecord, EngineError> {
+        let ca = self.ca_name_of(&self.order(id)?);
+        retry_bad_nonce(&ca, "finalize", || self.finalize_once(id)).await
+    }
+
+    async fn finalize_once(&self, id: &str) -> Result<OrderRecord, EngineError> {
         let record = self.order(id)?;
         let account = self.account_handle(&record.account_id).await?;
         let mut order = self.load_order(&account, &record).await?;
@@ -547,6 +560,11 @@ impl Engine {
                 kind: "certificate",
                 key: key.to_owned(),
             })
+    }
+
+    /// The name of the CA an order was placed with, for log lines; empty if its account is gone.
+    fn ca_name_of(&self, record: &OrderRecord) -> String {
+        self.ca_of(record).map(|ca| ca.name).unwrap_or_default()
     }
 
     pub(super) fn ca_of(&self, record: &OrderRecord) -> Result<CaEndpoint, EngineError> {

@@ -23,6 +23,24 @@ pub(crate) fn is_bad_nonce(error: &instant_acme::Error) -> bool {
     matches!(error, instant_acme::Error::Api(p) if p.r#type.as_deref() == Some(BAD_NONCE))
 }
 
+/// An error that may say the CA kept rejecting nonces: worth starting the operation again,
+/// since a rejected nonce means the CA did not act on the request (RFC 8555 §6.5).
+pub(crate) trait RejectedNonce {
+    fn is_bad_nonce(&self) -> bool;
+}
+
+impl RejectedNonce for instant_acme::Error {
+    fn is_bad_nonce(&self) -> bool {
+        is_bad_nonce(self)
+    }
+}
+
+impl RejectedNonce for super::EngineError {
+    fn is_bad_nonce(&self) -> bool {
+        super::EngineError::is_bad_nonce(self)
+    }
+}
+
 /// Whether a response body is a `badNonce` problem document.
 pub(crate) fn body_is_bad_nonce(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body)
@@ -61,19 +79,16 @@ impl super::Engine {
 }
 
 /// Run `call` again while it fails with `badNonce`, at most [`MAX_ROUNDS`] more times.
-pub(crate) async fn retry_bad_nonce<T, F, Fut>(
-    ca: &str,
-    op: &str,
-    mut call: F,
-) -> Result<T, instant_acme::Error>
+pub(crate) async fn retry_bad_nonce<T, E, F, Fut>(ca: &str, op: &str, mut call: F) -> Result<T, E>
 where
+    E: RejectedNonce,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, instant_acme::Error>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let mut round = 0;
     loop {
         match call().await {
-            Err(error) if is_bad_nonce(&error) && round < MAX_ROUNDS => {
+            Err(error) if error.is_bad_nonce() && round < MAX_ROUNDS => {
                 round += 1;
                 let max = MAX_ROUNDS;
                 warn!(

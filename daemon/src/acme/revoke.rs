@@ -33,7 +33,9 @@ impl Engine {
             certificate: &leaf,
             reason: reason.clone(),
         };
-        handle.revoke(&request).await.map_err(|e| ca.ca_error(e))?;
+        super::nonce::retry_bad_nonce(&ca.name, "revoke", || handle.revoke(&request))
+            .await
+            .map_err(|e| ca.ca_error(e))?;
         let code = reason.map(|r| r as u8);
         let updated = self.store.update::<CertificateRecord>(&cert.id, |c| {
             c.revoked_at = Some(now());
