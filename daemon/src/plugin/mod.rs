@@ -19,6 +19,7 @@ mod error;
 mod host_config;
 mod host_http;
 mod host_log;
+mod pool;
 mod provider;
 mod redact;
 mod reload;
@@ -85,6 +86,9 @@ pub struct PluginHost {
     limits: PluginLimits,
     cache: Option<CodeCache>,
     cache_hits: AtomicU64,
+    /// One permit per instance slot for calls ([`pool::CALL_SLOTS`]): a call holds one from
+    /// before it instantiates until its instance is dropped.
+    call_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl PluginHost {
@@ -227,9 +231,7 @@ impl PluginHost {
 
     fn empty(dir: &Path) -> Result<Self, PluginError> {
         let engine_error = |error: wasmtime::Error| PluginError::Engine(format!("{error:#}"));
-        let mut config = wasmtime::Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(engine_error)?;
+        let engine = Engine::new(&pool::engine_config()).map_err(engine_error)?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
@@ -248,6 +250,7 @@ impl PluginHost {
             limits,
             cache: None,
             cache_hits: AtomicU64::new(0),
+            call_slots: Arc::new(tokio::sync::Semaphore::new(pool::CALL_SLOTS as usize)),
         })
     }
 
@@ -373,6 +376,11 @@ impl PluginHost {
             }
             _ => None,
         };
+        // N.B. before the deadline is set: time spent waiting for a slot is not the plugin's.
+        let slot = Arc::clone(&self.call_slots)
+            .acquire_owned()
+            .await
+            .expect("the call gate is never closed");
         let limits = self.limits.for_provider(&provider.config);
         let access = HttpAccess {
             runtime: Handle::current(),
@@ -384,6 +392,7 @@ impl PluginHost {
         let task = tokio::task::spawn_blocking({
             let span = span.clone();
             move || {
+                let _slot = slot;
                 let _entered = span.enter();
                 let plugin = plugin?;
                 let state = CallState::new(&plugin.info.name, provider, &limits, Some(access));

@@ -196,3 +196,36 @@ async fn an_unknown_mode_shows_the_test_plugin_reads_its_settings() {
 
     assert!(error.to_string().contains("dance"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn more_calls_at_once_than_instance_slots_wait_for_a_slot_instead_of_failing() {
+    let dir = dir_with_powerdns();
+    std::fs::copy(hostile_wasm(), dir.path().join("test_hostile.wasm")).expect("copy plugin");
+    let slow = serde_json::json!({
+        "name": "slow",
+        "plugin": "test-hostile",
+        "settings": { "mode": "slow", "delay_ms": "300" },
+    });
+    let slow: ProviderConfig = serde_json::from_value(slow).expect("slow provider config");
+    let host = std::sync::Arc::new(PluginHost::load(dir.path(), vec![slow]).expect("load"));
+    let calls = crate::plugin::pool::CALL_SLOTS as usize + 16;
+
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..calls)
+        .map(|_| {
+            let host = std::sync::Arc::clone(&host);
+            tokio::spawn(async move { host.test_connection("slow").await })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .expect("the call task ends")
+            .expect("every call gets a slot");
+    }
+    // N.B. a lower bound, so never flaky: past the slots, calls run in a second wave.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(600),
+        "{calls} calls of 300 ms ran at once in {elapsed:?}: the slot gate is not in effect"
+    );
+}
