@@ -72,6 +72,16 @@ impl AdminClient {
         self.send(Method::GET, path, None::<&()>).await
     }
 
+    /// GET `path`, the answer's bytes as the daemon sent them: for listings, which the CLI
+    /// prints without building a JSON tree of them. An error answer is read as usual.
+    pub async fn get_raw(&self, path: &str) -> Result<Bytes, ClientError> {
+        let (status, body) = self.exchange(Method::GET, path, Vec::new()).await?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        Err(refused(status, &parse(&body)?))
+    }
+
     /// POST `body` to `path`.
     pub async fn post<B: Serialize>(
         &self,
@@ -103,6 +113,21 @@ impl AdminClient {
                 limit: MAX_REQUEST_BODY,
             });
         }
+        let (status, body) = self.exchange(method, path, bytes).await?;
+        let value = parse(&body)?;
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(refused(status, &value))
+    }
+
+    /// One request and its whole answer.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(hyper::StatusCode, Bytes), ClientError> {
         let stream =
             UnixStream::connect(&self.socket)
                 .await
@@ -132,19 +157,20 @@ impl AdminClient {
             .collect()
             .await
             .map_err(|e| ClientError::Transport(e.to_string()))?;
-        let value: serde_json::Value = serde_json::from_slice(&body.to_bytes())
-            .map_err(|e| ClientError::Transport(format!("daemon sent invalid JSON: {e}")))?;
-        if status.is_success() {
-            return Ok(value);
-        }
-        let message = value["error"]
-            .as_str()
-            .unwrap_or("unknown error")
-            .to_owned();
-        Err(ClientError::Refused {
-            status: status.as_u16(),
-            message,
-        })
+        Ok((status, body.to_bytes()))
+    }
+}
+
+fn parse(body: &[u8]) -> Result<serde_json::Value, ClientError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ClientError::Transport(format!("daemon sent invalid JSON: {e}")))
+}
+
+fn refused(status: hyper::StatusCode, value: &serde_json::Value) -> ClientError {
+    let message = value["error"].as_str().unwrap_or("unknown error");
+    ClientError::Refused {
+        status: status.as_u16(),
+        message: message.to_owned(),
     }
 }
 

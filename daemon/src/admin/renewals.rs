@@ -10,6 +10,7 @@ use super::routes::{AdminState, Reply, fail, ok};
 use super::views::CertificateView;
 use crate::acme::EngineError;
 use crate::schedule::{RenewalRecord, ScheduleError, Scheduler};
+use crate::store::{OrderRecord, OrderStatus, OrderSummary};
 
 /// Every certificate, newest first; the newest of each name carries its renewal state.
 ///
@@ -30,6 +31,11 @@ pub(super) fn list(state: &AdminState) -> Result<Vec<CertificateView>, EngineErr
             .map(|c| c.name.get_ref().clone())
             .collect()
     });
+    let order_ids = plans.values().filter_map(|r| r.order_id.as_deref());
+    let orders = state
+        .engine
+        .store()
+        .get_many_as::<OrderRecord, OrderSummary>(order_ids)?;
     let mut seen = HashSet::new();
     let mut views = Vec::with_capacity(certs.len());
     for cert in certs {
@@ -38,7 +44,12 @@ pub(super) fn list(state: &AdminState) -> Result<Vec<CertificateView>, EngineErr
             view.status = Some("superseded".into());
         } else if let Some(scheduler) = &state.scheduler {
             let (record, configured) = (plans.remove(&view.name), configured.contains(&view.name));
-            annotate(&mut view, scheduler, configured, record);
+            let order = record
+                .as_ref()
+                .and_then(|r| r.order_id.as_deref())
+                .and_then(|id| orders.get(id))
+                .map(|o| o.status);
+            annotate(&mut view, scheduler, configured, record, order);
         }
         views.push(view);
     }
@@ -50,9 +61,10 @@ fn annotate(
     scheduler: &Scheduler,
     configured: bool,
     record: Option<RenewalRecord>,
+    order: Option<OrderStatus>,
 ) {
     let status = match &record {
-        Some(r) if configured || r.auto => scheduler.status_of(r),
+        Some(r) if configured || r.auto => scheduler.status_given(r, order),
         _ if configured => "ok",
         _ => "manual",
     };

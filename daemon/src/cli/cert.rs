@@ -41,7 +41,7 @@ pub(super) async fn run(
     cmd: &CertCmd,
 ) -> anyhow::Result<(Value, &'static str)> {
     Ok(match cmd {
-        CertCmd::List => (client.get("/v1/certificates").await?, "certs"),
+        CertCmd::List => unreachable!("listings are printed by print_listing"),
         CertCmd::Show { cert } => (
             client
                 .get(&format!("/v1/certificates/{}", seg(cert)))

@@ -316,9 +316,26 @@ impl Cli {
         Ok(AdminClient::new(&socket))
     }
 
+    /// The admin path and output kind of a plain listing, which is printed from the daemon's
+    /// bytes (see [`output::print_listing`]).
+    fn listing(&self) -> Option<(&'static str, &'static str)> {
+        Some(match &self.command {
+            Command::Cert(CertCmd::List) => ("/v1/certificates", "certs"),
+            Command::Order(OrderCmd::List) => ("/v1/orders", "orders"),
+            Command::Csr(CsrCmd::List) => ("/v1/csrs", "csrs"),
+            Command::Challenge(ChallengeCmd::List) => ("/v1/challenges", "challenges"),
+            Command::Plugin(PluginCmd::List) => ("/v1/plugins", "plugins"),
+            _ => return None,
+        })
+    }
+
     /// Run a client command against the daemon and print its answer.
     pub async fn run_client(&self) -> anyhow::Result<()> {
         let client = self.client()?;
+        if let Some((path, kind)) = self.listing() {
+            let body = client.get_raw(path).await?;
+            return output::print_listing(kind, &body, self.json);
+        }
         let (value, kind) = match &self.command {
             Command::Run | Command::CheckConfig | Command::Store(_) => {
                 unreachable!("handled in main")
@@ -326,11 +343,10 @@ impl Cli {
             Command::Account(cmd) => account(&client, cmd).await?,
             Command::Csr(cmd) => csr(&client, cmd).await?,
             Command::Order(cmd) => order(&client, cmd).await?,
-            Command::Challenge(ChallengeCmd::List) => {
-                (client.get("/v1/challenges").await?, "challenges")
+            Command::Challenge(ChallengeCmd::List) | Command::Plugin(PluginCmd::List) => {
+                unreachable!("listings are printed by print_listing")
             }
             Command::Cert(cmd) => cert::run(&client, cmd).await?,
-            Command::Plugin(PluginCmd::List) => (client.get("/v1/plugins").await?, "plugins"),
             Command::Plugin(PluginCmd::Test { provider }) => {
                 let path = format!("/v1/providers/{}/test", seg(provider));
                 (client.post(&path, &json!({})).await?, "provider-test")
@@ -426,7 +442,7 @@ async fn csr(client: &AdminClient, cmd: &CsrCmd) -> anyhow::Result<(Value, &'sta
                 "csr",
             )
         }
-        CsrCmd::List => (client.get("/v1/csrs").await?, "csrs"),
+        CsrCmd::List => unreachable!("listings are printed by print_listing"),
         CsrCmd::Show { id } => (client.get(&format!("/v1/csrs/{}", seg(id))).await?, "csr"),
     })
 }
@@ -448,7 +464,7 @@ async fn order(client: &AdminClient, cmd: &OrderCmd) -> anyhow::Result<(Value, &
             }
             (order, "order")
         }
-        OrderCmd::List => (client.get("/v1/orders").await?, "orders"),
+        OrderCmd::List => unreachable!("listings are printed by print_listing"),
         OrderCmd::Show { id } => (
             client.get(&format!("/v1/orders/{}", seg(id))).await?,
             "order",

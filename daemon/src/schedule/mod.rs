@@ -185,8 +185,10 @@ impl Scheduler {
             .store()
             .list::<RenewalRecord>()
             .unwrap_or_default();
+        // N.B. a set, not `names.contains`: with thousands of renewal records that was quadratic.
+        let mut seen: std::collections::HashSet<String> = names.iter().cloned().collect();
         for record in auto.into_iter().filter(|r| r.auto) {
-            if !names.contains(&record.name) {
+            if seen.insert(record.name.clone()) {
                 names.push(record.name);
             }
         }

@@ -52,9 +52,21 @@ impl Scheduler {
             .order_id
             .as_deref()
             .map(|id| self.engine.store().get::<OrderRecord>(id));
-        if let Some(Ok(Some(o))) = order
-            && o.status == OrderStatus::Valid
-        {
+        let order_status = match order {
+            Some(Ok(Some(o))) => Some(o.status),
+            _ => None,
+        };
+        self.status_given(record, order_status)
+    }
+
+    /// As [`Self::status_of`], with the status of the record's order already read (listings
+    /// read every order's status in one transaction).
+    pub fn status_given(
+        &self,
+        record: &RenewalRecord,
+        order_status: Option<OrderStatus>,
+    ) -> &'static str {
+        if order_status == Some(OrderStatus::Valid) {
             return "ok";
         }
         record.status(self.flag_after())

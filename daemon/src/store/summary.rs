@@ -39,3 +39,10 @@ pub struct CertificateSummary {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
+
+/// An order's status alone, for listings that need it for many orders.
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub struct OrderSummary {
+    /// Where the order stands.
+    pub status: super::OrderStatus,
+}
