@@ -159,7 +159,7 @@ pub enum PluginCallError {
     NoEabApi(String),
 
     /// The host could not complete the call: a trap, a limit, an instantiation failure.
-    #[error("DNS provider {provider} (plugin {plugin}) {operation}: {fault}")]
+    #[error("{} {provider} (plugin {plugin}) {operation}: {fault}", operation.caller())]
     Host {
         /// The provider instance.
         provider: String,
@@ -172,7 +172,7 @@ pub enum PluginCallError {
     },
 
     /// The plugin ran to completion and returned an error.
-    #[error("DNS provider {provider} (plugin {plugin}) {operation}: {error}")]
+    #[error("{} {provider} (plugin {plugin}) {operation}: {error}", operation.caller())]
     Provider {
         /// The provider instance.
         provider: String,
@@ -269,6 +269,17 @@ pub enum Operation {
     FetchEab,
 }
 
+impl Operation {
+    /// What the instance making this call is called in errors: a DNS provider, or a CA vendor
+    /// profile for `fetch-eab`.
+    pub fn caller(&self) -> &'static str {
+        match self {
+            Self::FetchEab => "CA vendor",
+            _ => "DNS provider",
+        }
+    }
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -279,5 +290,32 @@ impl fmt::Display for Operation {
             Self::TestConnection => "test-connection",
             Self::FetchEab => "fetch-eab",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(operation: Operation) -> String {
+        PluginCallError::Host {
+            provider: "inst".into(),
+            plugin: "plug".into(),
+            operation,
+            fault: HostFault::Instantiate("no slot".into()),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn a_call_error_names_a_dns_provider_or_a_ca_vendor_by_what_was_called() {
+        assert_eq!(
+            failed(Operation::Present),
+            "DNS provider inst (plugin plug) present: cannot be instantiated: no slot"
+        );
+        assert_eq!(
+            failed(Operation::FetchEab),
+            "CA vendor inst (plugin plug) fetch-eab: cannot be instantiated: no slot"
+        );
     }
 }
