@@ -159,3 +159,49 @@ fn garbage_from_a_ca_is_a_clear_error_and_nothing_is_stored() {
         "the daemon stopped serving after a hostile CA: {done}"
     );
 }
+
+#[test]
+fn a_configured_account_the_ca_refuses_is_tried_less_and_less_often_and_again_after_a_reload() {
+    let _turn = pebble_turn();
+    let ca = HostileCa::start();
+    let extra = format!(
+        "\n[renewal]\ncheck_interval_secs = 1\nbackoff_base_secs = 3600\n{}\n[[account]]\n\
+         name = \"down\"\nca = \"500\"\nemail = \"ops@example.test\"\nagree_tos = true\n",
+        ca.ca_section("500")
+    );
+    let daemon = Daemon::start(|dir| config_without_main_account(dir, &extra));
+    let failed = || {
+        daemon
+            .log()
+            .matches("cannot register configured account")
+            .count()
+    };
+
+    // A pass every second; the account is tried after 1, 2, 4 s (at 0, 1, 3, 7 s), not 9 times.
+    std::thread::sleep(std::time::Duration::from_secs(9));
+    let tries = failed();
+    assert!(
+        (3..=5).contains(&tries),
+        "{tries} registration attempts in 9 s:\n{}",
+        daemon.log()
+    );
+    assert!(daemon.log().contains("retry_in_secs=4"), "{}", daemon.log());
+    assert!(ca.requests().iter().any(|r| r.path == "/500/dir"));
+
+    // A reload forgets the failures: the account is tried at the next pass.
+    let pid = daemon.pid().expect("running").to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status();
+    assert!(hup.expect("kill runs").success());
+    daemon.wait_for_log("config reloaded", 1, std::time::Duration::from_secs(5));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while failed() == tries {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no attempt after the reload:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

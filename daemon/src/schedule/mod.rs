@@ -7,6 +7,7 @@
 //! (RFC 9773) when its directory offers it, else from the certificate's lifetime; a random
 //! point inside it spreads a fleet out. One pass runs every `check_interval_secs`.
 
+mod account_retry;
 mod deploy;
 mod report;
 mod settings;
@@ -75,6 +76,8 @@ pub struct Scheduler {
     /// Held while a renewal record is read, changed and written back, so a `cert renew` from
     /// the admin API and a pass never overwrite each other's changes.
     records: tokio::sync::Mutex<()>,
+    /// Configured accounts that failed to register, and when to try each again.
+    account_retries: std::sync::Mutex<account_retry::AccountRetries>,
 }
 
 impl Scheduler {
@@ -85,6 +88,7 @@ impl Scheduler {
             config: RwLock::new(config),
             wake: Notify::new(),
             records: tokio::sync::Mutex::new(()),
+            account_retries: Default::default(),
         }
     }
 
@@ -104,6 +108,7 @@ impl Scheduler {
             .config
             .write()
             .expect("config lock poisoned only by a panic") = config;
+        self.retries().clear();
         self.wake.notify_one();
     }
 
@@ -203,17 +208,36 @@ impl Scheduler {
     async fn register_accounts(&self, config: &Config) {
         for account in &config.accounts {
             let name = account.name.get_ref();
-            if self.engine.find_account(name).is_ok() {
+            let due = self.retries().due(name, Instant::now());
+            if !due || self.engine.find_account(name).is_ok() {
                 continue;
             }
             let result = match account.request() {
                 Ok(request) => self.engine.register_account(&request).await.map(drop),
                 Err(message) => Err(crate::acme::EngineError::Invalid(message)),
             };
-            if let Err(error) = result {
-                error!(%error, account = %name, "cannot register configured account");
+            match result {
+                Ok(()) => self.retries().succeeded(name),
+                Err(error) => {
+                    let r = &config.renewal;
+                    let (interval, cap) = (r.check_interval_secs, r.backoff_base_secs);
+                    let wait = self.retries().failed(
+                        name,
+                        Instant::now(),
+                        Duration::from_secs(interval),
+                        Duration::from_secs(cap),
+                    );
+                    let retry_in_secs = wait.as_secs();
+                    error!(%error, account = %name, retry_in_secs, "cannot register configured account");
+                }
             }
         }
+    }
+
+    fn retries(&self) -> std::sync::MutexGuard<'_, account_retry::AccountRetries> {
+        self.account_retries
+            .lock()
+            .expect("account retries poisoned only by a panic")
     }
 
     fn request_for(&self, config: &Config, name: &str) -> Result<NewOrderRequest, ScheduleError> {
