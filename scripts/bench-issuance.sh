@@ -95,7 +95,7 @@ run_certkeeper() {
   while ((have < n)); do
     sleep 0.05
     kill -0 "$daemon" 2>/dev/null || { tail -n 20 "$dir/daemon.log" >&2; die "certkeeper exited"; }
-    have=$("$BIN" --config "$dir/certkeeper.toml" --json cert list 2>/dev/null | grep -o '"order_id"' | wc -l)
+    have=$("$BIN" --config "$dir/certkeeper.toml" --json cert list 2>/dev/null | grep -o '"serial"' | wc -l)
     [[ $(elapsed "$t0" "$(now)" | cut -d. -f1) -lt 600 ]] || die "certkeeper: $have of $n after 600 s"
   done
   elapsed "$t0" "$(now)"

@@ -220,7 +220,28 @@ fn a_certificate_for_another_key_or_other_names_is_refused_and_never_deployed() 
             "{name}: something was deployed"
         );
     }
-    assert_eq!(daemon.json(&["cert", "list"]), serde_json::json!([]));
+    // Nothing stored; `cert list` shows both as configured, not issued, and why.
+    let listed = daemon.json(&["cert", "list"]);
+    let rows = listed.as_array().expect("a list");
+    assert_eq!(rows.len(), 2, "{listed}");
+    for (name, words) in expected {
+        let row = rows.iter().find(|r| r["name"] == name).expect("a row");
+        assert!(row["id"].is_null() && row["serial"].is_null(), "{row}");
+        assert_eq!(
+            row["names"],
+            serde_json::json!([format!("{name}.example.test")])
+        );
+        assert_eq!(row["status"], "retrying", "{row}");
+        let error = row["renewal_error"].as_str().unwrap_or_default();
+        assert!(error.contains(words), "{row}");
+    }
+    let table = String::from_utf8(daemon.cli(&["cert", "list"]).stdout).unwrap();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("wrongkey") && l.contains("retrying")),
+        "{table}"
+    );
 }
 
 /// The first order the daemon placed for config certificate `name`.

@@ -350,7 +350,7 @@ impl Daemon {
             let certs = self.json(&["cert", "list"]);
             if let Some(c) = certs
                 .as_array()
-                .and_then(|a| a.iter().find(|c| c["name"] == name))
+                .and_then(|a| a.iter().find(|c| c["name"] == name && c["id"].is_string()))
             {
                 return self.json(&["cert", "show", c["id"].as_str().expect("id")]);
             }

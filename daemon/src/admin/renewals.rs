@@ -7,15 +7,16 @@ use hyper::{Method, StatusCode};
 use serde_json::json;
 
 use super::routes::{AdminState, Reply, fail, ok};
-use super::views::CertificateView;
+use super::views::{CertificateView, ListedCertificate, PendingCertificateView};
 use crate::acme::EngineError;
 use crate::schedule::{RenewalRecord, ScheduleError, Scheduler};
 use crate::store::{OrderRecord, OrderStatus, OrderSummary};
 
-/// Every certificate, newest first; the newest of each name carries its renewal state.
+/// Every certificate, newest first; the newest of each name carries its renewal state. A
+/// configured certificate with none stored yet comes first, with the state of its first order.
 ///
 /// Reads each table once: certificates without their chains and keys, and every renewal record.
-pub(super) fn list(state: &AdminState) -> Result<Vec<CertificateView>, EngineError> {
+pub(super) fn list(state: &AdminState) -> Result<Vec<ListedCertificate>, EngineError> {
     let certs = state.engine.certificate_summaries()?;
     let mut plans: HashMap<String, RenewalRecord> = match &state.scheduler {
         Some(_) => state.engine.store().list::<RenewalRecord>()?,
@@ -51,9 +52,65 @@ pub(super) fn list(state: &AdminState) -> Result<Vec<CertificateView>, EngineErr
                 .map(|o| o.status);
             annotate(&mut view, scheduler, configured, record, order);
         }
-        views.push(view);
+        views.push(ListedCertificate::Stored(view));
     }
-    Ok(views)
+    let Some(scheduler) = &state.scheduler else {
+        return Ok(views);
+    };
+    let mut pending: Vec<ListedCertificate> = scheduler
+        .config()
+        .certificates
+        .iter()
+        .filter(|c| !seen.contains(c.name.get_ref()))
+        .map(|c| {
+            let record = plans.remove(c.name.get_ref());
+            let order = record
+                .as_ref()
+                .and_then(|r| r.order_id.as_deref())
+                .and_then(|id| orders.get(id));
+            let view = pending_view(
+                c.name.get_ref(),
+                c.names.get_ref(),
+                scheduler,
+                record,
+                order,
+            );
+            ListedCertificate::Pending(view)
+        })
+        .collect();
+    pending.append(&mut views);
+    Ok(pending)
+}
+
+/// The row of a configured certificate with none stored, from its renewal record if the
+/// scheduler has one.
+fn pending_view(
+    name: &str,
+    names: &[String],
+    scheduler: &Scheduler,
+    record: Option<RenewalRecord>,
+    order: Option<&OrderSummary>,
+) -> PendingCertificateView {
+    // N.B. an order that has just failed counts as a failure before the next pass records it.
+    let failed = order.filter(|o| o.status == OrderStatus::Invalid);
+    let status = match (&record, failed) {
+        (Some(r), Some(_)) if r.failures + 1 >= scheduler.flag_after() => "failing",
+        (_, Some(_)) => "retrying",
+        (Some(r), None) => match scheduler.status_given(r, order.map(|o| o.status)) {
+            "ok" | "renewing" => "issuing",
+            other => other,
+        },
+        (None, None) => "issuing",
+    };
+    let order_error = failed.and_then(|o| o.error.clone());
+    PendingCertificateView {
+        name: name.to_owned(),
+        names: names.to_vec(),
+        status,
+        order_id: record.as_ref().and_then(|r| r.order_id.clone()),
+        next_renewal: record.as_ref().and_then(|r| r.retry_at.max(r.next_at)),
+        renewal_error: order_error.or_else(|| record.and_then(|r| r.last_error)),
+    }
 }
 
 fn annotate(

@@ -183,6 +183,41 @@ impl CertificateView {
     }
 }
 
+/// A configured certificate none of which is stored yet: its first order is under way or
+/// failing. Listed so that `cert list` shows every configured certificate; it has no id, issuer,
+/// serial or validity.
+#[derive(Debug, Serialize)]
+pub struct PendingCertificateView {
+    /// The config's certificate name.
+    pub name: String,
+    /// The names it asks for.
+    pub names: Vec<String>,
+    /// `issuing` while an order is under way or none failed yet, else `retrying` or `failing`.
+    pub status: &'static str,
+    /// The order under way, if one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// When the scheduler tries next.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub next_renewal: Option<OffsetDateTime>,
+    /// Why the last attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewal_error: Option<String>,
+}
+
+/// One row of `GET /v1/certificates`: a stored certificate, or a configured one not issued yet.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ListedCertificate {
+    /// A stored certificate.
+    Stored(CertificateView),
+    /// A configured certificate with none stored.
+    Pending(PendingCertificateView),
+}
+
 /// Body of `POST /v1/accounts/<account>/contact`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

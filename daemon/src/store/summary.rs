@@ -40,9 +40,12 @@ pub struct CertificateSummary {
     pub created_at: OffsetDateTime,
 }
 
-/// An order's status alone, for listings that need it for many orders.
-#[derive(Clone, Copy, Debug, Deserialize)]
+/// An order's status and error, for listings that need them for many orders.
+#[derive(Clone, Debug, Deserialize)]
 pub struct OrderSummary {
     /// Where the order stands.
     pub status: super::OrderStatus,
+    /// Why it failed, if it did.
+    #[serde(default)]
+    pub error: Option<String>,
 }
