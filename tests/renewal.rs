@@ -466,3 +466,72 @@ fn cert_renew_repeats_a_cli_order_with_a_fresh_key_and_export_writes_pem_and_pfx
         .unwrap();
     assert!(!wrong.status.success(), "a wrong password opened the pfx");
 }
+
+#[test]
+fn a_deploy_that_cannot_write_is_shown_counted_and_retried_until_it_can() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let port = free_port();
+    let daemon = Daemon::start(|dir| {
+        // A regular file where the target's directory should be: even root cannot write there.
+        std::fs::write(dir.join("blocked"), "not a directory").unwrap();
+        let d = dir.display();
+        let extra = format!(
+            "{FAST_RENEWAL}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[[certificate]]\n\
+             name = \"blocked\"\nnames = [\"blocked.example.test\"]\naccount = \"main\"\n\
+             challenge = \"http-01\"\n\n[[certificate.deploy]]\n\
+             fullchain = \"{d}/blocked/fullchain.pem\"\nkey = \"{d}/blocked/key.pem\"\n"
+        );
+        base_config(dir, &extra)
+    });
+    daemon.wait_for_certificate("blocked", Duration::from_secs(60));
+    let target = daemon.dir.path().join("blocked/fullchain.pem");
+    let row = wait_until(
+        "the deploy error listed",
+        Duration::from_secs(10),
+        &daemon,
+        || {
+            let row = certs_named(&daemon, "blocked").into_iter().next()?;
+            row["deploy_error"].is_string().then_some(row)
+        },
+    );
+    let error = row["deploy_error"].as_str().unwrap();
+    assert!(
+        error.contains("deploy failed") && error.contains(&target.display().to_string()),
+        "{row}"
+    );
+    assert_eq!(row["status"], "ok", "the certificate itself is fine: {row}");
+    let table = String::from_utf8(daemon.cli(&["cert", "list"]).stdout).unwrap();
+    assert!(
+        table.contains("DEPLOY ERROR") && table.contains("deploy failed"),
+        "{table}"
+    );
+    let page =
+        String::from_utf8(curl(&["-fsS", &format!("http://127.0.0.1:{port}/metrics")]).stdout)
+            .unwrap();
+    let samples = parse(&page).expect("text format");
+    let counted = samples.iter().find(|s| {
+        s.name == "certkeeper_deploy_failures_total"
+            && s.labels.get("certificate").map(String::as_str) == Some("blocked")
+    });
+    assert!(counted.is_some_and(|s| s.value >= 1.0), "{page}");
+
+    // The operator fixes the directory; the next pass deploys and clears the error.
+    let dir = daemon.dir.path().join("blocked");
+    std::fs::remove_file(&dir).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    let row = wait_until(
+        "the deploy after the fix",
+        Duration::from_secs(10),
+        &daemon,
+        || {
+            let row = certs_named(&daemon, "blocked").into_iter().next()?;
+            (target.exists() && row["deploy_error"].is_null()).then_some(row)
+        },
+    );
+    let shown = daemon.json(&["cert", "show", row["id"].as_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        shown["chain_pem"].as_str().unwrap()
+    );
+}

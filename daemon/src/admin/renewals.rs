@@ -25,13 +25,15 @@ pub(super) fn list(state: &AdminState) -> Result<Vec<ListedCertificate>, EngineE
     .into_iter()
     .map(|r| (r.name.clone(), r))
     .collect();
-    let configured: HashSet<String> = state.scheduler.as_ref().map_or_else(HashSet::new, |s| {
-        s.config()
-            .certificates
-            .iter()
-            .map(|c| c.name.get_ref().clone())
-            .collect()
-    });
+    // Configured certificate name → whether it has deploy targets.
+    let configured: HashMap<String, bool> =
+        state.scheduler.as_ref().map_or_else(HashMap::new, |s| {
+            s.config()
+                .certificates
+                .iter()
+                .map(|c| (c.name.get_ref().clone(), !c.deploy.is_empty()))
+                .collect()
+        });
     let order_ids = plans.values().filter_map(|r| r.order_id.as_deref());
     let orders = state
         .engine
@@ -44,13 +46,14 @@ pub(super) fn list(state: &AdminState) -> Result<Vec<ListedCertificate>, EngineE
         if !seen.insert(view.name.clone()) {
             view.status = Some("superseded".into());
         } else if let Some(scheduler) = &state.scheduler {
-            let (record, configured) = (plans.remove(&view.name), configured.contains(&view.name));
+            let record = plans.remove(&view.name);
             let order = record
                 .as_ref()
                 .and_then(|r| r.order_id.as_deref())
                 .and_then(|id| orders.get(id))
                 .map(|o| o.status);
-            annotate(&mut view, scheduler, configured, record, order);
+            let deploys = configured.get(&view.name).copied();
+            annotate(&mut view, scheduler, deploys, record, order);
         }
         views.push(ListedCertificate::Stored(view));
     }
@@ -113,13 +116,16 @@ fn pending_view(
     }
 }
 
+/// Fill in the renewal state of the newest certificate of a name; `deploys` is whether the config
+/// gives it deploy targets, `None` when the config does not name it.
 fn annotate(
     view: &mut CertificateView,
     scheduler: &Scheduler,
-    configured: bool,
+    deploys: Option<bool>,
     record: Option<RenewalRecord>,
     order: Option<OrderStatus>,
 ) {
+    let configured = deploys.is_some();
     let status = match &record {
         Some(r) if configured || r.auto => scheduler.status_given(r, order),
         _ if configured => "ok",
@@ -129,6 +135,8 @@ fn annotate(
     if let Some(r) = record.filter(|r| configured || r.auto) {
         view.next_renewal = r.retry_at.max(r.next_at);
         view.renewal_error = r.last_error;
+        // N.B. an error from targets since removed from the config is stale.
+        view.deploy_error = r.deploy_error.filter(|_| deploys == Some(true));
     }
 }
 

@@ -139,6 +139,10 @@ pub struct CertificateView {
     /// Why the last renewal attempt failed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub renewal_error: Option<String>,
+    /// Why writing it to its deploy targets or running their hooks failed last time; the
+    /// scheduler tries again every pass.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub deploy_error: Option<String>,
 }
 
 impl CertificateView {
@@ -159,6 +163,7 @@ impl CertificateView {
             status: None,
             next_renewal: None,
             renewal_error: None,
+            deploy_error: None,
         }
     }
 
@@ -179,6 +184,7 @@ impl CertificateView {
             status: None,
             next_renewal: None,
             renewal_error: None,
+            deploy_error: None,
         }
     }
 }

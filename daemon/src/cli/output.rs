@@ -53,6 +53,7 @@ fn columns(kind: &str) -> Option<&'static [(&'static str, &'static str)]> {
             ("REVOKED", "revoked_at"),
             ("ID", "id"),
             ("RENEWAL ERROR", "renewal_error"),
+            ("DEPLOY ERROR", "deploy_error"),
         ],
         "plugins" => &[
             ("NAME", "name"),

@@ -89,6 +89,14 @@ pub fn renewal_failure(name: &str) {
     );
 }
 
+/// Count one failed attempt to write certificate `name` to its deploy targets.
+pub fn deploy_failure(name: &str) {
+    bump(
+        "certkeeper_deploy_failures_total",
+        vec![("certificate", name.into())],
+    );
+}
+
 /// Count one hook run by its outcome.
 pub fn hook_run(certificate: &str, result: &str) {
     bump(

@@ -41,21 +41,36 @@ impl Scheduler {
         if stale {
             if let Err(error) = write_all(&cert.deploy, &latest) {
                 error!(%error, "deploy failed; retrying on the next pass");
+                crate::metrics::deploy_failure(name);
+                let failed = Some(format!("deploy failed: {error}"));
+                self.save_deploy(name, record.deployed, record.hooks_pending, failed)
+                    .await;
                 return;
             }
             info!(certificate_id = %latest.id, targets = cert.deploy.len(), "certificate deployed");
             deployed = Some(latest.id.clone());
             hooks_pending = cert.deploy.iter().any(|t| !t.hooks.is_empty());
         }
+        let mut failed = None;
         if hooks_pending {
-            hooks_pending = !run_hooks(name, &cert.deploy).await;
+            failed = run_hooks(name, &cert.deploy)
+                .await
+                .map(|e| format!("deploy hook failed (the files are in place): {e}"));
+            hooks_pending = failed.is_some();
         }
-        self.save_deploy(name, deployed, hooks_pending).await;
+        self.save_deploy(name, deployed, hooks_pending, failed)
+            .await;
     }
 
     /// Write back only the deploy fields: hooks may have run for a while, and the rest of the
     /// record may have changed meanwhile.
-    async fn save_deploy(&self, name: &str, deployed: Option<String>, hooks_pending: bool) {
+    async fn save_deploy(
+        &self,
+        name: &str,
+        deployed: Option<String>,
+        hooks_pending: bool,
+        deploy_error: Option<String>,
+    ) {
         let _records = self.records.lock().await;
         let mut record = match self.record(name) {
             Ok(record) => record,
@@ -63,6 +78,7 @@ impl Scheduler {
         };
         record.deployed = deployed;
         record.hooks_pending = hooks_pending;
+        record.deploy_error = deploy_error;
         if let Err(error) = self.save(record) {
             error!(%error, "cannot store the deploy state");
         }
@@ -76,14 +92,14 @@ fn write_all(
     targets.iter().try_for_each(|target| target.write(cert))
 }
 
-/// Run every hook of every target; true when all succeeded.
-async fn run_hooks(name: &str, targets: &[DeployTarget]) -> bool {
-    let mut all_ok = true;
+/// Run every hook of every target; the last failure, if any failed.
+async fn run_hooks(name: &str, targets: &[DeployTarget]) -> Option<String> {
+    let mut failed = None;
     for hook in targets.iter().flat_map(|t| &t.hooks) {
         if let Err(error) = crate::deploy::run_hook(name, hook).await {
             warn!(%error, "deploy hook failed; the files are in place and it will run again");
-            all_ok = false;
+            failed = Some(error.to_string());
         }
     }
-    all_ok
+    failed
 }

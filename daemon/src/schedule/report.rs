@@ -106,6 +106,7 @@ impl Scheduler {
             out.sample(failing, "gauge", &labels, f64::from(record.failures));
         }
         out.declare("certkeeper_renewal_failures_total", "counter");
+        out.declare("certkeeper_deploy_failures_total", "counter");
         out.declare("certkeeper_acme_requests_total", "counter");
         out.declare("certkeeper_dns_queries_answered_total", "counter");
         out.declare("certkeeper_plugin_calls_total", "counter");

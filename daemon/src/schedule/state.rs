@@ -41,6 +41,9 @@ pub struct RenewalRecord {
     /// The reload hooks of the last deployment have not all succeeded.
     #[serde(default)]
     pub hooks_pending: bool,
+    /// Why the last deployment (files or hooks) failed; cleared once one succeeds.
+    #[serde(default)]
+    pub deploy_error: Option<String>,
 }
 
 impl RenewalRecord {
