@@ -393,3 +393,73 @@ fn seed_old_files(out: &Path) {
     ]);
     std::fs::copy(&cert, out.join("fullchain.pem")).unwrap();
 }
+
+/// A UDP port on loopback where nothing answers.
+fn dead_udp_port() -> u16 {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.local_addr().expect("addr").port()
+}
+
+#[test]
+fn an_order_stopped_by_a_propagation_timeout_takes_its_record_down_and_is_not_resumed() {
+    let _turn = pebble_turn();
+    require_pebble();
+    // PowerDNS takes the record, but the authoritative check asks a port where nothing answers,
+    // so the record never "propagates" and the driver stops after 2 s.
+    let dead = dead_udp_port();
+    let mut daemon = Daemon::start(|dir| {
+        let config = base_config(dir, &powerdns_provider());
+        let pdns = peer("CERTKEEPER_TEST_PDNS_DNS");
+        let port_line = format!("nameserver_port = {}", pdns.rsplit(':').next().unwrap());
+        assert!(config.contains(&port_line), "{config}");
+        config
+            .replace(&port_line, &format!("nameserver_port = {dead}"))
+            .replace("timeout_secs = 60", "timeout_secs = 2")
+    });
+    daemon.wait_for_account("main");
+    let name = "stopped-pdns.example.test";
+    let record = format!("_acme-challenge.{name}");
+    let id = create(&daemon, name, "dns-01", Some("pdns"));
+    let stopped = settled(&daemon, &id);
+    assert_eq!(stopped["status"], "pending", "{stopped}");
+    let error = stopped["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&record), "{stopped}");
+    let (value, _) = challenge_value(&daemon, &id);
+    wait_until("the record taken down", &daemon, || {
+        !pdns_txt(&record).contains(&value)
+    });
+
+    daemon.stop();
+    restart_clean(&mut daemon);
+    std::thread::sleep(Duration::from_secs(3));
+    let log = daemon.log();
+    assert!(
+        log.contains("not resuming an order that stopped with an error"),
+        "{log}"
+    );
+    let after = daemon.json(&["order", "show", &id]);
+    assert_eq!(after["status"], "pending", "{after}");
+    assert_eq!(
+        after["error"], stopped["error"],
+        "the order was driven again"
+    );
+    assert!(!pdns_txt(&record).contains(&value));
+
+    // Driven again by hand: the record is posted again and, stopped again, taken down again.
+    let marker = log.len();
+    daemon.json(&["order", "refresh", &id]);
+    wait_until("the order stopped again", &daemon, || {
+        daemon.log()[marker..].contains("order stopped")
+    });
+    wait_until("the record taken down again", &daemon, || {
+        !pdns_txt(&record).contains(&value)
+    });
+    let challenges = daemon.json(&["challenge", "list"]);
+    let ours: Vec<&Value> = challenges
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["order_id"] == id.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "one record for one name: {challenges}");
+}

@@ -69,9 +69,10 @@ impl Engine {
             Ok(record) => self.fetch_status(&record).await.ok(),
             Err(_) => None,
         };
-        if status.is_some_and(OrderStatus::is_final) {
-            self.cleanup_order(id).await;
-        }
+        // N.B. also when the order is still pending: nothing drives it any more, so no answer
+        // of it is waited for, and one left posted would stay in DNS. `order refresh` posts
+        // them again.
+        self.cleanup_order(id).await;
         let message = error.to_string();
         let _ = self.store.update::<OrderRecord>(id, |o| {
             o.error = Some(message);
@@ -153,16 +154,20 @@ impl Engine {
             }
             let order = orders.iter().find(|o| o.id == challenge.order_id);
             match order {
-                Some(o) if !o.status.is_final() && !o.hidden => self.repost(&challenge),
+                Some(o) if resumable(o) => self.repost(&challenge),
                 _ => self.cleanup(&challenge).await,
             }
         }
-        for order in orders
-            .into_iter()
-            .filter(|o| !o.status.is_final() && !o.hidden)
-        {
-            info!(order = %order.id, status = order.status.as_str(), "resuming order");
-            self.spawn_driver(order.id);
+        for order in orders {
+            if resumable(&order) {
+                info!(order = %order.id, status = order.status.as_str(), "resuming order");
+                self.spawn_driver(order.id);
+            } else if !order.status.is_final() && !order.hidden {
+                info!(
+                    order = %order.id,
+                    "not resuming an order that stopped with an error; `order refresh` drives it again"
+                );
+            }
         }
         Ok(())
     }
@@ -267,6 +272,13 @@ impl Drop for DriverSlot<'_> {
     fn drop(&mut self) {
         self.engine.drivers().remove(self.order_id);
     }
+}
+
+/// Whether a restart picks `order` up again: unfinished, not hidden, and not stopped by an error
+/// (the scheduler has already counted that failure and may have ordered anew; driving the old
+/// order too would ask for two answers for one name).
+fn resumable(order: &OrderRecord) -> bool {
+    !order.status.is_final() && !order.hidden && order.error.is_none()
 }
 
 #[cfg(test)]

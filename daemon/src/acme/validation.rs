@@ -76,6 +76,14 @@ impl Engine {
             .into_iter()
             .find(|c| c.challenge_url == offer.url);
         let record = match existing {
+            // Taken down when a driver stopped: stored as posted again before it is.
+            Some(record) if record.cleaned_up => {
+                self.store.update::<ChallengeRecord>(&record.id, |c| {
+                    c.cleaned_up = false;
+                    c.status = ChallengeStatus::NotReady;
+                    c.error = None;
+                })?
+            }
             Some(record) => record,
             None => {
                 let record = self.new_challenge(order, kind, offer);
