@@ -530,8 +530,45 @@ fn a_deploy_that_cannot_write_is_shown_counted_and_retried_until_it_can() {
         },
     );
     let shown = daemon.json(&["cert", "show", row["id"].as_str().unwrap()]);
-    assert_eq!(
-        std::fs::read_to_string(&target).unwrap(),
-        shown["chain_pem"].as_str().unwrap()
+    let chain = shown["chain_pem"].as_str().unwrap().to_owned();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), chain);
+
+    // Deployed once; a reload moves the target somewhere unwritable. The failure is found by
+    // the pass that checks files after the reload, and must stay shown and retried after it.
+    let moved = daemon.dir.path().join("moved");
+    std::fs::write(&moved, "not a directory").unwrap();
+    let config = std::fs::read_to_string(&daemon.config).unwrap();
+    let blocked = format!("{}/blocked/", daemon.dir.path().display());
+    let elsewhere = format!("{}/", moved.display());
+    std::fs::write(&daemon.config, config.replace(&blocked, &elsewhere)).unwrap();
+    hup(&daemon);
+    wait_until(
+        "the moved target's error",
+        Duration::from_secs(10),
+        &daemon,
+        || {
+            let row = certs_named(&daemon, "blocked").into_iter().next()?;
+            row["deploy_error"].is_string().then_some(())
+        },
+    );
+    let errors_before = daemon.log().matches("deploy failed; retrying").count();
+    std::thread::sleep(Duration::from_secs(4));
+    let row = certs_named(&daemon, "blocked").into_iter().next().unwrap();
+    assert!(
+        row["deploy_error"].is_string(),
+        "the error was forgotten: {row}"
+    );
+    let errors_after = daemon.log().matches("deploy failed; retrying").count();
+    assert!(errors_after > errors_before, "not retried on later passes");
+    std::fs::remove_file(&moved).unwrap();
+    std::fs::create_dir(&moved).unwrap();
+    wait_until(
+        "the deploy to the moved target",
+        Duration::from_secs(10),
+        &daemon,
+        || {
+            let have = std::fs::read_to_string(moved.join("fullchain.pem")).ok()?;
+            (have == chain).then_some(())
+        },
     );
 }

@@ -43,7 +43,9 @@ impl Scheduler {
                 error!(%error, "deploy failed; retrying on the next pass");
                 crate::metrics::deploy_failure(name);
                 let failed = Some(format!("deploy failed: {error}"));
-                self.save_deploy(name, record.deployed, record.hooks_pending, failed)
+                // N.B. the targets no longer hold one whole deployment: forget it, so every
+                // pass writes them again, not only the passes that check the files.
+                self.save_deploy(name, None, record.hooks_pending, failed)
                     .await;
                 return;
             }
