@@ -572,3 +572,44 @@ fn a_deploy_that_cannot_write_is_shown_counted_and_retried_until_it_can() {
         },
     );
 }
+
+#[test]
+fn a_cli_order_for_a_wildcard_renews_under_a_name_the_naming_rules_accept() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let daemon = Daemon::start(|dir| base_config(dir, FAST_RENEWAL));
+    daemon.wait_for_account("main");
+    daemon.json(&[
+        "order",
+        "create",
+        "--account",
+        "main",
+        "-d",
+        "*.b.example.test",
+        "-d",
+        "b.example.test",
+        "--challenge",
+        "dns-01",
+        "--dns",
+        "builtin",
+        "--renew",
+    ]);
+    let name = "_wildcard.b.example.test";
+    let first = daemon.wait_for_certificate(name, Duration::from_secs(60));
+    assert_eq!(first["name"], name, "{first}");
+    wait_until(
+        "automatic renewal on",
+        Duration::from_secs(10),
+        &daemon,
+        || (certs_named(&daemon, name)[0]["status"] == "ok").then_some(()),
+    );
+
+    let renewal = daemon.json(&["cert", "renew", name]);
+    assert_eq!(renewal["names"][0], "*.b.example.test", "{renewal}");
+    let certs = wait_until("the renewal", Duration::from_secs(60), &daemon, || {
+        let certs = certs_named(&daemon, name);
+        (certs.len() >= 2).then_some(certs)
+    });
+    assert_ne!(certs[0]["serial"], first["serial"]);
+    assert_eq!(certs[0]["status"], "ok", "{certs:?}");
+}

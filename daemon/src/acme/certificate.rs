@@ -84,7 +84,7 @@ pub(super) fn parse(
         name: order
             .certificate_name
             .clone()
-            .unwrap_or_else(|| order.names[0].clone()),
+            .unwrap_or_else(|| super::default_certificate_name(&order.names[0])),
         order_id: order.id.clone(),
         names: leaf_names(&leaf),
         issuer: leaf.issuer().to_string(),

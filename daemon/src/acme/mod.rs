@@ -31,8 +31,8 @@ pub use eab::{EabCredentials, EabError};
 pub(crate) use engine::normalize_names;
 pub use engine::{Engine, EngineError, NewOrderRequest};
 pub use names::{
-    MAX_OBJECT_NAME, NameError, challenge_record_name, validate_domain, validate_email,
-    validate_object_name,
+    MAX_OBJECT_NAME, NameError, challenge_record_name, default_certificate_name, validate_domain,
+    validate_email, validate_object_name,
 };
 pub use poll::{AcmeLimits, StuckOrder};
 pub use vendor_accounts::{VendorAccountError, read_api_key_file};

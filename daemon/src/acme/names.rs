@@ -61,6 +61,24 @@ pub fn validate_object_name(kind: &'static str, name: &str) -> Result<(), NameEr
     })
 }
 
+/// The certificate name of an order placed without one (from the CLI): its first DNS name as
+/// the engine stores it, made a valid object name. A wildcard's `*` becomes `_wildcard` (no host
+/// name holds `_`, so it cannot meet a real one), and a name over 64 characters keeps its first
+/// 55 and ends with `-` and 8 hex digits of its SHA-256, so two long names stay apart.
+pub fn default_certificate_name(first_dns_name: &str) -> String {
+    let name = match first_dns_name.strip_prefix("*.") {
+        Some(rest) => format!("_wildcard.{rest}"),
+        None => first_dns_name.to_owned(),
+    };
+    if name.chars().count() <= MAX_OBJECT_NAME {
+        return name;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let head: String = name.chars().take(MAX_OBJECT_NAME - 9).collect();
+    format!("{head}-{}", hex::encode(&digest[..4]))
+}
+
 /// `name` with control characters escaped, cut after 64 characters with its length noted.
 fn shown(name: &str) -> String {
     let count = name.chars().count();
@@ -241,5 +259,28 @@ mod tests {
             challenge_record_name("b.example.test"),
             "_acme-challenge.b.example.test."
         );
+    }
+
+    #[test]
+    fn an_order_without_a_name_gets_a_valid_certificate_name_from_its_first_dns_name() {
+        assert_eq!(
+            default_certificate_name("www.example.com"),
+            "www.example.com"
+        );
+        assert_eq!(
+            default_certificate_name("*.b.example.com"),
+            "_wildcard.b.example.com"
+        );
+        let long = format!("{}.example.com", "a".repeat(60));
+        let other = format!("{}.example.org", "a".repeat(60));
+        let (one, two) = (
+            default_certificate_name(&long),
+            default_certificate_name(&other),
+        );
+        assert_eq!(one.chars().count(), MAX_OBJECT_NAME);
+        assert_ne!(one, two, "two long names must not meet");
+        for name in [one, two, default_certificate_name("*.b.example.com")] {
+            validate_object_name("certificate", &name).expect("valid");
+        }
     }
 }

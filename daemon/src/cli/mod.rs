@@ -457,7 +457,8 @@ async fn order(client: &AdminClient, cmd: &OrderCmd) -> anyhow::Result<(Value, &
             });
             let order = client.post("/v1/orders", &body).await?;
             if c.renew {
-                let name = c.domains[0].trim_end_matches('.').to_ascii_lowercase();
+                let first = order["names"][0].as_str().unwrap_or_default();
+                let name = crate::acme::default_certificate_name(first);
                 client
                     .post(&format!("/v1/renewals/{}", seg(&name)), &json!({}))
                     .await?;

@@ -50,12 +50,13 @@ pub(super) fn from_issuing_order(
     })
 }
 
-/// The certificate name an order is for: its config name, or its first DNS name.
-pub(super) fn name_of(order: &OrderRecord) -> &str {
-    order
-        .certificate_name
-        .as_deref()
-        .unwrap_or_else(|| order.names.first().map_or("", String::as_str))
+/// The certificate name an order is for: its config name, else the one its first DNS name gives.
+pub(super) fn name_of(order: &OrderRecord) -> std::borrow::Cow<'_, str> {
+    match (&order.certificate_name, order.names.first()) {
+        (Some(name), _) => name.as_str().into(),
+        (None, Some(first)) => crate::acme::default_certificate_name(first).into(),
+        (None, None) => "".into(),
+    }
 }
 
 /// Whether `latest` holds exactly `names`, compared as the engine stores names (lowercase, no

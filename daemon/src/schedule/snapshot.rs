@@ -31,7 +31,7 @@ impl Snapshot {
             .orders()?
             .iter()
             .filter(|o| !o.status.is_final() && o.error.is_none())
-            .map(|o| settings::name_of(o).to_owned())
+            .map(|o| settings::name_of(o).into_owned())
             .collect();
         Ok(Self { latest, in_flight })
     }
