@@ -298,3 +298,29 @@ fn a_plugin_file_that_is_not_a_component_stops_the_start_and_the_store_is_untouc
         "a refused plugin changed the store"
     );
 }
+
+#[test]
+fn an_empty_id_or_name_is_an_error_and_not_the_listing() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let daemon = Daemon::start(|dir| base_config(dir, ""));
+    daemon.wait_for_account("main");
+    for args in [
+        ["cert", "show", ""],
+        ["order", "show", ""],
+        ["csr", "show", ""],
+        ["cert", "renew", ""],
+    ] {
+        for json in [false, true] {
+            let out = if json {
+                daemon.cli(&[&["--json"][..], &args].concat())
+            } else {
+                daemon.cli(&args)
+            };
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?} succeeded: {out:?}");
+            assert!(err.contains("cannot be empty"), "{args:?}: {err}");
+            assert!(out.stdout.is_empty(), "{args:?} printed {out:?}");
+        }
+    }
+}

@@ -67,8 +67,15 @@ async fn read_then_route(state: &AdminState, req: Request<Incoming>) -> Reply {
 
 async fn route(state: &AdminState, req: Request<Bytes>) -> Reply {
     let method = req.method().clone();
-    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let path = req.uri().path().to_owned();
     let decoded: Vec<String> = path.split('/').skip(1).map(percent_decode).collect();
+    // N.B. `cert show ''` asks for /v1/certificates/: an empty id is an error, not the listing.
+    if decoded.iter().any(String::is_empty) {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("{path}: an empty path segment; an id or name cannot be empty"),
+        ));
+    }
     let parts: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let engine = &state.engine;
     match (&method, parts.as_slice()) {
