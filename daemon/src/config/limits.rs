@@ -81,6 +81,17 @@ pub(crate) fn check(config: &Config, text: &str) -> Result<(), Misplaced> {
             return Err(Misplaced::new(locate(text, section, key), msg));
         }
     }
+    if renewal.backoff_base_secs > renewal.backoff_cap_secs {
+        let msg = format!(
+            "[renewal] backoff_base_secs = {} is above backoff_cap_secs = {}; the first wait \
+             would already pass the cap",
+            renewal.backoff_base_secs, renewal.backoff_cap_secs
+        );
+        return Err(Misplaced::new(
+            locate(text, "renewal", "backoff_base_secs"),
+            msg,
+        ));
+    }
     Ok(())
 }
 

@@ -389,3 +389,84 @@ fn an_eab_api_key_file_on_a_ca_without_a_vendor_profile_is_refused_once_plugins_
         "{err}"
     );
 }
+
+/// GOOD with one deploy target for certificate "a" holding `body`.
+fn with_deploy(body: &str) -> String {
+    format!("{GOOD}\n[[certificate.deploy]]\n{body}\n")
+}
+
+#[test]
+fn deploy_targets_that_would_misbehave_are_refused_naming_certificate_and_target() {
+    let cases = [
+        ("fullchain = \"out/fullchain.pem\"", "relative path"),
+        (
+            "cert = \"/etc/ssl/a.pem\"\nkey = \"/etc/ssl/a.pem\"",
+            "cert and key are both \"/etc/ssl/a.pem\"",
+        ),
+        ("mode = \"0644\"", "names no file"),
+        (
+            "key = \"/etc/ssl/a.key\"\nkey_mode = \"0644\"",
+            "lets every local user at the private key",
+        ),
+    ];
+    for (body, words) in cases {
+        let err = error_of(&with_deploy(body));
+        assert!(err.starts_with("ck.toml:"), "{err}");
+        assert!(err.contains(words), "{body}: {err}");
+        if !words.contains("private key") {
+            assert!(err.contains("certificate \"a\", deploy target 1"), "{err}");
+        }
+    }
+    let fine = with_deploy(
+        "fullchain = \"/etc/ssl/a.pem\"\nkey = \"/etc/ssl/a.key\"\nkey_mode = \"0640\"",
+    );
+    Config::parse(Path::new("ck.toml"), &fine).unwrap();
+}
+
+#[test]
+fn provider_names_that_shadow_a_method_or_break_the_naming_rules_are_refused() {
+    let provider = |name: &str| {
+        format!("{GOOD}\n[[dns_provider]]\nname = \"{name}\"\nplugin = \"powerdns\"\n")
+    };
+    let err = error_of(&provider("manual"));
+    assert!(err.contains("cannot be named \"manual\""), "{err}");
+    let err = error_of(&provider("builtin"));
+    assert!(err.contains("cannot be named \"builtin\""), "{err}");
+    let err = error_of(&provider("bad name!"));
+    assert!(
+        err.contains("dns provider name \"bad name!\" is refused"),
+        "{err}"
+    );
+    let line = |err: &str| err.split(':').nth(1).unwrap().parse::<usize>().unwrap();
+    assert_eq!(line(&err), GOOD.lines().count() + 3, "{err}");
+    let twice = format!(
+        "{}[[dns_provider]]\nname = \"pdns\"\nplugin = \"powerdns\"\n",
+        provider("pdns")
+    );
+    let err = error_of(&twice);
+    assert!(err.contains("both named \"pdns\""), "{err}");
+}
+
+#[test]
+fn an_admin_socket_path_too_long_for_a_unix_socket_is_refused() {
+    let long = format!("/run/{}/admin.sock", "d".repeat(100));
+    let err = error_of(&GOOD.replace(
+        "store = \"/tmp/ck.redb\"",
+        &format!("store = \"/tmp/ck.redb\"\nadmin_socket = \"{long}\""),
+    ));
+    assert!(err.starts_with("ck.toml:3:"), "{err}");
+    assert!(err.contains("at most 107"), "{err}");
+}
+
+#[test]
+fn a_zero_propagation_timeout_and_a_backoff_base_above_its_cap_are_refused() {
+    let err = error_of(&format!("{GOOD}\n[propagation]\ntimeout_secs = 0\n"));
+    assert!(err.contains("timeout_secs = 0"), "{err}");
+    let err = error_of(&format!(
+        "{GOOD}\n[renewal]\nbackoff_base_secs = 7200\nbackoff_cap_secs = 3600\n"
+    ));
+    assert!(
+        err.contains("backoff_base_secs = 7200 is above backoff_cap_secs = 3600"),
+        "{err}"
+    );
+}

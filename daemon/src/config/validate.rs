@@ -119,7 +119,10 @@ fn check_certificate(config: &Config, cert: &super::CertificateConfig) -> Result
     for name in cert.names.get_ref() {
         validate_domain(name).map_err(|e| Misplaced::new(cert.names.span(), e.to_string()))?;
     }
-    cert.deploy.iter().try_for_each(check_deploy)?;
+    cert.deploy
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, target)| check_deploy(cert, i + 1, target))?;
     match cert.challenge {
         ChallengeKind::Http01 => check_http01(config, cert),
         ChallengeKind::Dns01 => check_dns01(config, cert),
@@ -200,6 +203,10 @@ pub(crate) fn check_sections(config: &Config, text: &str) -> Result<(), Misplace
             .map_err(|e| Misplaced::new(at("dns_server"), e.to_string()))?;
     }
     let p = &config.propagation;
+    if p.timeout_secs == 0 {
+        let msg = "timeout_secs = 0 would give up before the first look; it must be at least 1";
+        return Err(Misplaced::new(at("propagation"), msg));
+    }
     if p.interval_secs == 0 || p.query_timeout_ms == 0 {
         let msg = "interval_secs and query_timeout_ms must be at least 1 (0 would flood the name servers)";
         return Err(Misplaced::new(at("propagation"), msg));
@@ -210,6 +217,8 @@ pub(crate) fn check_sections(config: &Config, text: &str) -> Result<(), Misplace
         );
         return Err(Misplaced::new(at("propagation"), msg));
     }
+    check_providers(config, text)?;
+    check_admin_socket(config, text)?;
     if let Some(account) = config.accounts.iter().find(|a| !a.agree_tos) {
         let msg = format!(
             "account \"{}\": agree_tos = false, so the daemon could never register it; \
@@ -221,7 +230,53 @@ pub(crate) fn check_sections(config: &Config, text: &str) -> Result<(), Misplace
     Ok(())
 }
 
-fn check_deploy(target: &crate::deploy::DeployTarget) -> Result<(), Misplaced> {
+fn check_deploy(
+    cert: &super::CertificateConfig,
+    number: usize,
+    target: &crate::deploy::DeployTarget,
+) -> Result<(), Misplaced> {
+    // N.B. paths carry no span: these errors point at the certificate's name.
+    let refuse = |what: String| {
+        let msg = format!(
+            "certificate \"{}\", deploy target {number}: {what}",
+            cert.name.get_ref()
+        );
+        Err(Misplaced::new(cert.name.span(), msg))
+    };
+    let files = [
+        ("cert", &target.cert),
+        ("chain", &target.chain),
+        ("fullchain", &target.fullchain),
+        ("key", &target.key),
+    ];
+    let mut seen: Vec<(&str, &std::path::Path)> = Vec::new();
+    for (key, path) in files {
+        let Some(path) = path else { continue };
+        if !path.is_absolute() {
+            return refuse(format!(
+                "{key} = \"{}\" is a relative path; give an absolute one (the daemon's working \
+                 directory is not the config's)",
+                path.display()
+            ));
+        }
+        if let Some((other, _)) = seen.iter().find(|(_, p)| *p == path.as_path()) {
+            return refuse(format!(
+                "{other} and {key} are both \"{}\"; one would overwrite the other",
+                path.display()
+            ));
+        }
+        seen.push((key, path));
+    }
+    if seen.is_empty() && target.hooks.is_empty() {
+        return refuse("it names no file (cert, chain, fullchain, key) and no hook".into());
+    }
+    if crate::deploy::parse_mode(target.key_mode.get_ref()).is_some_and(|m| m & 0o007 != 0) {
+        let msg = format!(
+            "key_mode \"{}\" lets every local user at the private key; use \"0600\" or \"0640\"",
+            target.key_mode.get_ref()
+        );
+        return Err(Misplaced::new(target.key_mode.span(), msg));
+    }
     for mode in [&target.mode, &target.key_mode] {
         if crate::deploy::parse_mode(mode.get_ref()).is_none() {
             let msg = format!(
@@ -242,4 +297,50 @@ fn check_deploy(target: &crate::deploy::DeployTarget) -> Result<(), Misplaced> {
         ));
     }
     Ok(())
+}
+
+/// `[[dns_provider]]` names follow the object naming rules, are unique, and are not the
+/// built-in methods' names, which a certificate's `dns` would otherwise mean.
+fn check_providers(config: &Config, text: &str) -> Result<(), Misplaced> {
+    let at = |name: &str| {
+        let section = text.find("[[dns_provider]]").unwrap_or(0);
+        let quoted = format!("\"{name}\"");
+        let start = text[section..]
+            .find(&quoted)
+            .map_or(section, |i| section + i);
+        start..start + quoted.len().max(1)
+    };
+    let mut seen = HashSet::new();
+    for provider in &config.dns_providers {
+        let name = provider.name.as_str();
+        crate::acme::validate_object_name("dns provider", name)
+            .map_err(|e| Misplaced::new(at(name), e.to_string()))?;
+        if matches!(name, "builtin" | "manual") {
+            let msg = format!(
+                "a [[dns_provider]] cannot be named \"{name}\": dns = \"{name}\" already means \
+                 the {name} DNS-01 method"
+            );
+            return Err(Misplaced::new(at(name), msg));
+        }
+        if !seen.insert(name) {
+            let msg = format!("two [[dns_provider]] sections are both named \"{name}\"");
+            return Err(Misplaced::new(at(name), msg));
+        }
+    }
+    Ok(())
+}
+
+/// The longest path a Unix socket address holds (`sun_path` is 108 bytes with its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+fn check_admin_socket(config: &Config, text: &str) -> Result<(), Misplaced> {
+    let len = config.admin_socket.as_os_str().len();
+    if len <= MAX_SOCKET_PATH {
+        return Ok(());
+    }
+    let start = text.find("admin_socket").unwrap_or(0);
+    let msg = format!(
+        "admin_socket is {len} bytes long; a Unix socket path holds at most {MAX_SOCKET_PATH}"
+    );
+    Err(Misplaced::new(start..start + 1, msg))
 }
