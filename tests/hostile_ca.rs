@@ -166,7 +166,9 @@ fn a_configured_account_the_ca_refuses_is_tried_less_and_less_often_and_again_af
     let ca = HostileCa::start();
     let extra = format!(
         "\n[renewal]\ncheck_interval_secs = 1\nbackoff_base_secs = 3600\n{}\n[[account]]\n\
-         name = \"down\"\nca = \"500\"\nemail = \"ops@example.test\"\nagree_tos = true\n",
+         name = \"down\"\nca = \"500\"\nemail = \"ops@example.test\"\nagree_tos = true\n\n\
+         [[certificate]]\nname = \"waits\"\nnames = [\"waits.example.test\"]\n\
+         account = \"down\"\nchallenge = \"http-01\"\n",
         ca.ca_section("500")
     );
     let daemon = Daemon::start(|dir| config_without_main_account(dir, &extra));
@@ -187,6 +189,16 @@ fn a_configured_account_the_ca_refuses_is_tried_less_and_less_often_and_again_af
     );
     assert!(daemon.log().contains("retry_in_secs=4"), "{}", daemon.log());
     assert!(ca.requests().iter().any(|r| r.path == "/500/dir"));
+    // The certificate on that account says why it cannot be ordered, not only that the
+    // account is missing.
+    let listed = daemon.json(&["cert", "list"]);
+    let row = &listed[0];
+    assert_eq!(row["name"], "waits", "{listed}");
+    let error = row["renewal_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("account \"down\" is not registered") && error.contains("500"),
+        "{row}"
+    );
 
     // A reload forgets the failures: the account is tried at the next pass.
     let pid = daemon.pid().expect("running").to_string();

@@ -224,8 +224,8 @@ impl Scheduler {
                     let wait = self.retries().failed(
                         name,
                         Instant::now(),
-                        Duration::from_secs(interval),
-                        Duration::from_secs(cap),
+                        (Duration::from_secs(interval), Duration::from_secs(cap)),
+                        error.to_string(),
                     );
                     let retry_in_secs = wait.as_secs();
                     error!(%error, account = %name, retry_in_secs, "cannot register configured account");
@@ -430,7 +430,17 @@ impl Scheduler {
             }
             Err(error) => {
                 let config = self.config();
-                self.fail(&config, record, error.to_string());
+                // N.B. "no account called X" alone hides why: say what registering it met.
+                let reason = match &error {
+                    EngineError::NotFound { kind, key } if *kind == "account" => {
+                        match self.retries().last_error(key) {
+                            Some(why) => format!("account \"{key}\" is not registered: {why}"),
+                            None => error.to_string(),
+                        }
+                    }
+                    _ => error.to_string(),
+                };
+                self.fail(&config, record, reason);
                 Err(error.into())
             }
         }
