@@ -324,3 +324,89 @@ fn an_empty_id_or_name_is_an_error_and_not_the_listing() {
         }
     }
 }
+
+/// A CSR for `name` made by openssl with `newkey` (e.g. `rsa:1024`, `ec`, `ed25519`) and any
+/// extra `-pkeyopt`/`-sigopt` arguments.
+fn openssl_csr(
+    dir: &std::path::Path,
+    file: &str,
+    newkey: &str,
+    extra: &[&str],
+) -> std::path::PathBuf {
+    let out = dir.join(file);
+    let key = dir.join(format!("{file}.key"));
+    let status = Command::new("openssl")
+        .args(["req", "-new", "-newkey", newkey, "-nodes", "-keyout"])
+        .arg(&key)
+        .args([
+            "-subj",
+            "/CN=odd.example.test",
+            "-addext",
+            "subjectAltName=DNS:odd.example.test",
+            "-out",
+        ])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .expect("openssl runs");
+    assert!(status.status.success(), "openssl: {status:?}");
+    out
+}
+
+#[test]
+fn a_csr_with_a_key_cas_do_not_take_is_refused_naming_the_key_not_the_signature() {
+    let _turn = pebble_turn();
+    require_pebble();
+    let daemon = Daemon::start(|dir| base_config(dir, ""));
+    daemon.wait_for_account("main");
+    let before = store_listing(&daemon);
+    let dir = daemon.dir.path();
+    let cases = [
+        (
+            openssl_csr(dir, "rsa1024.csr", "rsa:1024", &[]),
+            "an RSA key of 1024 bits",
+        ),
+        (
+            openssl_csr(
+                dir,
+                "p521.csr",
+                "ec",
+                &["-pkeyopt", "ec_paramgen_curve:P-521"],
+            ),
+            "an EC key on curve 1.3.132.0.35",
+        ),
+        (
+            openssl_csr(dir, "ed25519.csr", "ed25519", &[]),
+            "a key of algorithm 1.3.101.112",
+        ),
+        (
+            openssl_csr(
+                dir,
+                "pss.csr",
+                "rsa:2048",
+                &["-sigopt", "rsa_padding_mode:pss"],
+            ),
+            "an RSA-PSS signature",
+        ),
+    ];
+    for (csr, expected) in cases {
+        let out = daemon.cli(&["csr", "import", path_str(&csr)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{} was imported", csr.display());
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr}"
+        );
+        assert!(!stderr.contains("signed with another key"), "{stderr}");
+    }
+    assert_eq!(store_listing(&daemon), before);
+    // The key types certkeeper makes itself still import.
+    let good = openssl_csr(
+        dir,
+        "p384.csr",
+        "ec",
+        &["-pkeyopt", "ec_paramgen_curve:P-384"],
+    );
+    let out = daemon.cli(&["csr", "import", path_str(&good)]);
+    assert!(out.status.success(), "{out:?}");
+}

@@ -23,6 +23,9 @@ pub enum CsrError {
     /// The CSR's signature does not verify with its own public key.
     #[error("the CSR's signature does not verify: it was altered or signed with another key")]
     BadSignature,
+    /// The CSR's key or signature algorithm is one certkeeper cannot check or CAs do not take.
+    #[error("the CSR has {0}")]
+    Unsupported(String),
     /// The CSR holds no DNS names.
     #[error("the CSR names no DNS names (subjectAltName or CN)")]
     NoNames,
@@ -77,7 +80,27 @@ pub fn import(input: &[u8]) -> Result<CsrRecord, CsrError> {
     let der = to_der(input)?;
     let (_, csr) = X509CertificationRequest::from_der(&der)
         .map_err(|e| CsrError::Malformed(format!("DER does not parse: {e}")))?;
-    csr.verify_signature().map_err(|_| CsrError::BadSignature)?;
+    check_key(&csr)?;
+    csr.verify_signature().map_err(|e| match e {
+        x509_parser::error::X509Error::SignatureUnsupportedAlgorithm => {
+            CsrError::Unsupported(format!(
+                "signature algorithm {}, which certkeeper cannot check (it checks RSA PKCS#1 \
+                 v1.5 and ECDSA signatures)",
+                csr.signature_algorithm.algorithm
+            ))
+        }
+        // N.B. ring checks PSS only with a salt as long as the digest; others fail as if bad.
+        _ if csr.signature_algorithm.algorithm
+            == x509_parser::oid_registry::OID_PKCS1_RSASSAPSS =>
+        {
+            CsrError::Unsupported(
+                "an RSA-PSS signature that does not verify: it was altered, or uses a salt length \
+                 other than the digest's, which certkeeper cannot check; sign with PKCS#1 v1.5"
+                    .into(),
+            )
+        }
+        _ => CsrError::BadSignature,
+    })?;
     let names = csr_names(&csr);
     if names.is_empty() {
         return Err(CsrError::NoNames);
@@ -90,6 +113,45 @@ pub fn import(input: &[u8]) -> Result<CsrRecord, CsrError> {
         private_key_pem: None,
         created_at: now(),
     })
+}
+
+/// The key types public CAs issue for, as certkeeper makes them: RSA of 2048 bits or more,
+/// ECDSA on P-256 or P-384. Checked before the signature, so a key the signature check cannot
+/// handle (RSA-1024, P-521) is named instead of called a bad signature.
+fn check_key(csr: &X509CertificationRequest) -> Result<(), CsrError> {
+    use x509_parser::oid_registry::{OID_EC_P256, OID_NIST_EC_P384};
+    use x509_parser::public_key::PublicKey;
+
+    const TAKEN: &str = "certkeeper and public CAs take RSA keys of 2048 bits or more and ECDSA \
+                         P-256 or P-384 keys";
+    let spki = &csr.certification_request_info.subject_pki;
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) if rsa.key_size() < 2048 => Err(CsrError::Unsupported(format!(
+            "an RSA key of {} bits; {TAKEN}",
+            rsa.key_size()
+        ))),
+        Ok(PublicKey::RSA(_)) => Ok(()),
+        Ok(PublicKey::EC(_)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok());
+            match curve {
+                Some(c) if c == OID_EC_P256 || c == OID_NIST_EC_P384 => Ok(()),
+                Some(c) => Err(CsrError::Unsupported(format!(
+                    "an EC key on curve {c}; {TAKEN}"
+                ))),
+                None => Err(CsrError::Unsupported(format!(
+                    "an EC key without a named curve; {TAKEN}"
+                ))),
+            }
+        }
+        _ => Err(CsrError::Unsupported(format!(
+            "a key of algorithm {}; {TAKEN}",
+            spki.algorithm.algorithm
+        ))),
+    }
 }
 
 /// The DER bytes of a stored CSR.
