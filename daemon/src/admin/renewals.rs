@@ -99,11 +99,10 @@ fn pending_view(
     let status = match (&record, failed) {
         (Some(r), Some(_)) if r.failures + 1 >= scheduler.flag_after() => "failing",
         (_, Some(_)) => "retrying",
-        (Some(r), None) => match scheduler.status_given(r, order.map(|o| o.status)) {
-            "ok" | "renewing" => "issuing",
-            other => other,
-        },
-        (None, None) => "issuing",
+        // N.B. once an attempt failed, the row says so while the next attempt runs too.
+        (Some(r), None) if r.failures >= scheduler.flag_after() => "failing",
+        (Some(r), None) if r.failures > 0 => "retrying",
+        (Some(_) | None, None) => "issuing",
     };
     let order_error = failed.and_then(|o| o.error.clone());
     PendingCertificateView {

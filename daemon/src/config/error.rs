@@ -89,13 +89,10 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// The key assigned on a line such as `names = [...]`, or the table a header names.
 fn key_on_line(text: &str, line: usize) -> Option<String> {
     let content = text.lines().nth(line - 1)?.trim();
-    if content.starts_with('[') {
-        return Some(
-            content
-                .trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_owned(),
-        );
+    if let Some(header) = content.strip_prefix('[') {
+        // N.B. up to the first `]`: a comment may follow the header.
+        let name = header.trim_start_matches('[').split(']').next()?;
+        return Some(name.trim().to_owned());
     }
     let (key, _) = content.split_once('=')?;
     Some(key.trim().to_owned()).filter(|k| !k.is_empty())
@@ -109,6 +106,13 @@ mod tests {
     fn counts_lines_and_columns_from_one() {
         assert_eq!(line_column("a\nbc\n", 3), (2, 2));
         assert_eq!(line_column("abc", 0), (1, 1));
+    }
+
+    #[test]
+    fn a_header_with_a_comment_names_only_the_table() {
+        let text = "[propagation]  # PowerDNS [answers] here\n[[dns_provider]] # x\n";
+        assert_eq!(key_on_line(text, 1).as_deref(), Some("propagation"));
+        assert_eq!(key_on_line(text, 2).as_deref(), Some("dns_provider"));
     }
 
     #[test]
