@@ -258,20 +258,28 @@ fn a_ca_that_fails_at_first_is_retried_with_backoff_until_it_issues() {
         log.contains("renewal failing"),
         "never flagged after 2 failures:\n{log}"
     );
-    let page =
-        String::from_utf8(curl(&["-fsS", &format!("http://127.0.0.1:{port}/metrics")]).stdout)
-            .unwrap();
-    let samples = parse(&page).expect("text format");
-    let counted = samples.iter().find(|s| {
-        s.name == "certkeeper_renewal_failures_total"
-            && s.labels.get("certificate").map(String::as_str) == Some("flaky")
-    });
-    assert!(counted.is_some_and(|s| s.value >= 2.0), "{page}");
+    let (counted, page) = counter(port, "certkeeper_renewal_failures_total", "flaky");
+    assert!(counted >= 2.0, "{page}");
     let listed = certs_named(&daemon, "flaky");
     assert_eq!(
         listed[0]["status"], "ok",
         "a success clears the flag: {listed:?}"
     );
+}
+
+/// The value of counter `family` for `certificate` on the metrics page at `port` (0 when the
+/// page has no such sample), and the page.
+fn counter(port: u16, family: &str, certificate: &str) -> (f64, String) {
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let page = String::from_utf8(curl(&["-fsS", &url]).stdout).unwrap();
+    let samples = parse(&page).expect("text format");
+    let value = samples
+        .iter()
+        .find(|s| {
+            s.name == family && s.labels.get("certificate").map(String::as_str) == Some(certificate)
+        })
+        .map_or(0.0, |s| s.value);
+    (value, page)
 }
 
 fn hup(daemon: &Daemon) {
@@ -506,15 +514,8 @@ fn a_deploy_that_cannot_write_is_shown_counted_and_retried_until_it_can() {
         table.contains("DEPLOY ERROR") && table.contains("deploy failed"),
         "{table}"
     );
-    let page =
-        String::from_utf8(curl(&["-fsS", &format!("http://127.0.0.1:{port}/metrics")]).stdout)
-            .unwrap();
-    let samples = parse(&page).expect("text format");
-    let counted = samples.iter().find(|s| {
-        s.name == "certkeeper_deploy_failures_total"
-            && s.labels.get("certificate").map(String::as_str) == Some("blocked")
-    });
-    assert!(counted.is_some_and(|s| s.value >= 1.0), "{page}");
+    let (counted, page) = counter(port, "certkeeper_deploy_failures_total", "blocked");
+    assert!(counted >= 1.0, "{page}");
 
     // The operator fixes the directory; the next pass deploys and clears the error.
     let dir = daemon.dir.path().join("blocked");
