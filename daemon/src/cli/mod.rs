@@ -268,7 +268,8 @@ pub enum ChallengeCmd {
 /// `certkeeper cert …`
 #[derive(Debug, Subcommand)]
 pub enum CertCmd {
-    /// List certificates: name, names, issuer, expiry.
+    /// List certificates: name, names, issuer, expiry, renewal status and next renewal, and why
+    /// the last renewal or deploy failed; configured certificates not issued yet come first.
     List,
     /// Show one certificate (by id or name) with its chain.
     Show {
