@@ -165,7 +165,8 @@ impl Engine {
             } else if !order.status.is_final() && !order.hidden {
                 info!(
                     order = %order.id,
-                    "not resuming an order that stopped with an error; `order refresh` drives it again"
+                    "not resuming an order that stopped with an error; \
+                     `order refresh` drives it again"
                 );
             }
         }

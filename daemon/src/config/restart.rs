@@ -1,6 +1,7 @@
 //! What a reload (SIGHUP) cannot put in force: settings read once at start, by the listeners,
-//! the store, the plugin host and the ACME engine (whose `[acme]` bounds a reload does replace). The reload names each one that changed, so
-//! an operator is not left believing an edit took effect.
+//! the store, the plugin host and the ACME engine (whose `[acme]` bounds a reload does
+//! replace). The reload names each one that changed, so an operator is not left believing an
+//! edit took effect.
 
 use std::collections::BTreeMap;
 

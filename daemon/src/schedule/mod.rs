@@ -228,7 +228,10 @@ impl Scheduler {
                         error.to_string(),
                     );
                     let retry_in_secs = wait.as_secs();
-                    error!(%error, account = %name, retry_in_secs, "cannot register configured account");
+                    error!(
+                        %error, account = %name, retry_in_secs,
+                        "cannot register configured account"
+                    );
                 }
             }
         }
