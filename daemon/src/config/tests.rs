@@ -470,3 +470,32 @@ fn a_zero_propagation_timeout_and_a_backoff_base_above_its_cap_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_provider_setting_of_another_type_is_refused_without_echoing_its_value() {
+    for (value, what) in [
+        ("982451653", "not an integer"),
+        ("982451.653", "not a number"),
+        ("true", "not a boolean"),
+        ("[\"982451653\"]", "not an array"),
+        ("{ k = \"982451653\" }", "not a table"),
+    ] {
+        let text = format!(
+            "{GOOD}\n[[dns_provider]]\nname = \"pdns\"\nplugin = \"powerdns\"\n\
+             settings = {{ server_url = \"http://127.0.0.1:8081\", api_key = {value} }}\n"
+        );
+        let err = error_of(&text);
+        assert!(err.starts_with("ck.toml:"), "{err}");
+        assert!(
+            err.contains(what) && err.contains("in quotes"),
+            "{value}: {err}"
+        );
+        assert!(!err.contains("982451"), "the value leaked: {err}");
+    }
+    let fine = format!(
+        "{GOOD}\n[[dns_provider]]\nname = \"pdns\"\nplugin = \"powerdns\"\n\
+         settings = {{ api_key = \"982451653\" }}\n"
+    );
+    let config = Config::parse(Path::new("ck.toml"), &fine).unwrap();
+    assert_eq!(config.dns_providers[0].settings["api_key"], "982451653");
+}

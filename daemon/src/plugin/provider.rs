@@ -47,7 +47,7 @@ pub struct ProviderConfig {
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     /// The plugin's settings; the plugin reads them through the `config` import.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "string_settings")]
     pub settings: BTreeMap<String, String>,
     /// The settings whose values never appear in logs or errors. Defaults to
     /// [`DEFAULT_SECRET_SETTINGS`]; a list given here replaces it.
@@ -59,6 +59,74 @@ pub struct ProviderConfig {
     /// Linear memory one call's instance may grow to, in MiB (1–4096). Defaults to 64.
     #[serde(default)]
     pub memory_limit_mib: Option<u64>,
+}
+
+/// `settings` as strings. A value of another type is refused without the value in the error:
+/// serde's own message quotes it (`invalid type: integer `12345``), and a setting may be a
+/// secret typed without quotes.
+fn string_settings<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let settings: BTreeMap<String, StringSetting> = BTreeMap::deserialize(deserializer)?;
+    Ok(settings.into_iter().map(|(k, v)| (k, v.0)).collect())
+}
+
+struct StringSetting(String);
+
+impl<'de> Deserialize<'de> for StringSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StringOnly).map(StringSetting)
+    }
+}
+
+struct StringOnly;
+
+impl StringOnly {
+    fn refuse<E: serde::de::Error>(what: &str) -> Result<String, E> {
+        Err(E::custom(format!(
+            "a provider setting must be a string, not {what}: put the value in quotes"
+        )))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StringOnly {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<String, E> {
+        Self::refuse("a boolean")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<String, E> {
+        Self::refuse("an integer")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<String, E> {
+        Self::refuse("an integer")
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<String, E> {
+        Self::refuse("a number")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Self::refuse("an array")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Self::refuse("a table or date")
+    }
 }
 
 impl fmt::Debug for ProviderConfig {
